@@ -1,0 +1,48 @@
+# datascope-nb: every target installs what it needs into .venv, idempotently (a repeat run takes seconds).
+SHELL  := /bin/bash
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU wheel shipped on this machine. On a CUDA machine: make install TORCH="torch==2.11.0" (see README).
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+
+.PHONY: install test paper docs lab browser check-sync clean help
+
+help:
+	@echo "make paper   regenerate figures/ (PRESET=gpu, ONLY=<notebook>, PARAMS='k=v ...')"
+	@echo "make test    nbdev export/clean sync, nbdev_test, pytest"
+	@echo "make docs    build the offline docs site into _docs/"
+	@echo "make lab     open JupyterLab on nbs/ with the project's kernel"
+
+install: $(STAMP)
+
+$(STAMP): settings.ini setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -qq -e ".[dev]"
+	@touch $(STAMP)
+
+# Debian's Chromium + ChromeDriver drive the docs browser test (no browser download happens at run time).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium/chromedriver missing: run 'sudo apt-get install chromium chromium-driver'" >&2; fi; fi
+
+test: install browser
+	$(BIN)/nbdev_test --n_workers 2 --skip_folder_re '^(papers|[_.])' $(if $(FLAGS),--flags "$(FLAGS)")
+	$(BIN)/python -m pytest tests/ -q -ra; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+paper: install
+	$(BIN)/datascope paper $(if $(ONLY),--only $(ONLY)) $(if $(PRESET),--preset $(PRESET)) $(if $(PARAMS),--params "$(PARAMS)")
+
+docs: install
+	$(BIN)/datascope docs --out _docs
+
+lab: install
+	$(BIN)/jupyter lab nbs/
+
+clean:
+	rm -rf _proc _docs _docs_src runs
