@@ -42,7 +42,7 @@ docs: install
 	$(BIN)/datascope docs --out _docs
 
 lab: install
-	$(BIN)/jupyter lab nbs/
+	$(BIN)/jupyter lab nbs/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean:
 	rm -rf _proc _docs _docs_src runs
