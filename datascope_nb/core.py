@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import random
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -104,23 +105,29 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield n, RecordError(path, n, None, "bad_json", f"{e.msg} (column {e.colno}; a truncated line?)")
 
 # %% ../nbs/00_core.ipynb #4ca1d6d5
+_JSON_WS = re.compile(r"[ \t\r\n]*")
+
 def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
     with _open_bytes(path) as f: raw = f.read()
     text = _decode(raw, path)
     if isinstance(text, RecordError): raise text
-    dec, i, ws = json.JSONDecoder(), 0, " \t\r\n"
-    def fail(pos, why): return RecordError(path, text.count("\n", 0, pos) + 1, None, "bad_json", why)
-    while i < len(text) and text[i] in ws: i += 1
+    dec, line, counted = json.JSONDecoder(), 1, 0
+    def line_at(pos):  # newlines counted incrementally: rescanning from the start would be quadratic
+        nonlocal line, counted
+        line, counted = line + text.count("\n", counted, pos), pos
+        return line
+    def fail(pos, why): return RecordError(path, line_at(pos), None, "bad_json", why)
+    def skip_ws(i): return _JSON_WS.match(text, i).end()  # matches in place: no copy of the rest of the file
+    i = skip_ws(0)
     if i == len(text) or text[i] != "[": raise fail(i, "expected a JSON array of records ('[' ...)")
     i += 1
     while True:
-        while i < len(text) and text[i] in ws: i += 1
+        i = skip_ws(i)
         if i < len(text) and text[i] == "]": return
         try: obj, end = dec.raw_decode(text, i)
         except json.JSONDecodeError as e: raise fail(e.pos, f"{e.msg} (the file may be truncated)") from None
-        yield text.count("\n", 0, i) + 1, obj
-        i = end
-        while i < len(text) and text[i] in ws: i += 1
+        yield line_at(i), obj
+        i = skip_ws(end)
         if i < len(text) and text[i] == ",": i += 1
         elif i < len(text) and text[i] == "]": return
         else: raise fail(i, "expected ',' or ']' after a record (the file may be truncated)")
@@ -185,7 +192,7 @@ def load_records(source: str | Path, kind: str = "sft", mapping: Mapping[str, st
                  transform: Callable[[dict], dict] | None = None) -> Records:
     "Load and validate `kind` records from a file or HF datasets source, mapping fields; lenient mode records skips."
     stem = Path(str(source)).name.split(".")[0]
-    unit, out, skips, seen = row_unit(source), Records(source=str(source)), [], {}
+    unit, out, seen = row_unit(source), Records(source=str(source)), {}
     for n, row in read_rows(source, split):
         try:
             if isinstance(row, RecordError): raise row
@@ -198,8 +205,7 @@ def load_records(source: str | Path, kind: str = "sft", mapping: Mapping[str, st
             out.append(rec)
         except RecordError as e:
             if strict: raise
-            skips.append(e.skip())
-    out.skips = skips
+            out.skips.append(e.skip())
     return out
 
 # %% ../nbs/00_core.ipynb #472b12fa

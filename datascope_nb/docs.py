@@ -38,15 +38,16 @@ def frontmatter_to_markdown(nb: dict) -> dict:
     return nb
 
 # %% ../nbs/11_docs.ipynb #1bf16ef2
-def notebook_title(path: str | Path) -> str:
-    "The first `# ` heading of a notebook's first markdown cell, else its file stem."
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+def _title(nb: dict) -> str | None:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             m = re.search(r"^#\s+(.+)$", "".join(cell["source"]), re.M)
-            if m: return m.group(1).strip()
-            break
-    return Path(path).stem
+            return m.group(1).strip() if m else None
+    return None
+
+def notebook_title(path: str | Path) -> str:
+    "The first `# ` heading of a notebook's first markdown cell, else its file stem."
+    return _title(json.loads(Path(path).read_text(encoding="utf-8"))) or Path(path).stem
 
 # %% ../nbs/11_docs.ipynb #45e8d511
 def cell_flags(source: str) -> set[str]:
@@ -137,7 +138,7 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
     for p in chapters:
         nb = quarto_to_plain(frontmatter_to_markdown(json.loads(p.read_text(encoding="utf-8"))))
         (docs/p.name).write_text(json.dumps(nb), encoding="utf-8")
-        nav_ch.append({notebook_title(docs/p.name): p.name})
+        nav_ch.append({_title(nb) or p.stem: p.name})
     for p in papers:
         executed = root/"runs"/"papers"/p.name
         shutil.copy(executed if executed.exists() else p, docs/"papers"/p.name)
