@@ -8,11 +8,13 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: install test paper docs lab browser check-sync clean help
+.PHONY: install test paper bench corpora docs lab browser check-sync clean help
 
 help:
 	@echo "make paper   regenerate figures/ (PRESET=gpu, ONLY=<notebook>, PARAMS='k=v ...')"
 	@echo "make test    nbdev export/clean sync, nbdev_test, pytest"
+	@echo "make bench   benchmarks, printed as ratios against their reference implementations"
+	@echo "make corpora opt-in Java/Go/JavaScript sources for the corpus (Debian + npm, ~200 MB)"
 	@echo "make docs    build the offline docs site into _docs/"
 	@echo "make lab     open JupyterLab on nbs/ with the project's kernel"
 
@@ -37,6 +39,19 @@ test: install browser
 
 paper: install
 	$(BIN)/datascope paper $(if $(ONLY),--only $(ONLY)) $(if $(PRESET),--preset $(PRESET)) $(if $(PARAMS),--params "$(PARAMS)")
+
+bench: install
+	$(BIN)/datascope bench apis $(if $(N),-n $(N))
+
+# Real non-Python code for the corpus: the JDK's and Go's sources from Debian, and npm packages.
+NPM_CORPUS := lodash async moment express commander underscore bluebird chalk yargs uuid jquery acorn esprima d3 ramda \
+              handlebars marked date-fns immutable typescript three axios luxon
+corpora: install
+	@if [ ! -e /usr/lib/jvm/java-17-openjdk-amd64/lib/src.zip ] || [ ! -d /usr/share/go/src ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-source golang-src >/dev/null; \
+	  else echo "run 'sudo apt-get install openjdk-17-source golang-src'" >&2; exit 1; fi; fi
+	mkdir -p .cache/corpora/npm && cd .cache/corpora/npm && npm install --silent --no-audit --no-fund --ignore-scripts $(NPM_CORPUS)
+	$(BIN)/datascope corpus --languages java javascript go
 
 docs: install
 	$(BIN)/datascope docs --out _docs

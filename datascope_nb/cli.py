@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .core import RecordError, load_records
+from .core import (RecordError, load_records, progress, project_root, read_manifest, run_dir, save_records,
+                               write_json, write_manifest)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'build_parser', 'main']
@@ -69,10 +71,87 @@ def _docs(a: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #12dc1b6d
+def _apis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="dataset: .jsonl(.gz)/.json/.parquet/HF directory, SFT or raw-code records")
+    p.add_argument("--kind", choices=["sft", "raw"], default="sft", help="record shape of the source")
+    p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields, e.g. response=output")
+    p.add_argument("--out", default=None, help="output directory (default: runs/apis-<config hash>)")
+
+def _apis(a: argparse.Namespace) -> int:
+    from datascope_nb.apis import annotate_apis, api_stats
+    recs = load_records(a.source, kind=a.kind, mapping=_pairs(a.map), strict=False)
+    config = {"stage": "apis", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map)}
+    run = Path(a.out) if a.out else run_dir("apis", config)
+    run.mkdir(parents=True, exist_ok=True)
+    annotated = list(annotate_apis(progress(recs, desc="extracting APIs")))
+    out = save_records(annotated, run/"apis.jsonl")
+    stats = write_json(api_stats(annotated), run/"api_stats.json")
+    inputs = [a.source] if Path(a.source).is_file() else []
+    write_manifest(run, config=config, seed=None, inputs=inputs, artefacts=[out, stats], kept=len(annotated), skips=recs.skips)
+    s = json.loads(stats.read_text())
+    print(json.dumps({"run": str(run), **{k: s[k] for k in ("records", "calls", "errors", "distinct_apis")},
+                      "top_apis": s["top_apis"][:10]}, indent=2))
+    return 0
+
+def _corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--languages", nargs="*", default=["python"], help="python, and java/javascript/go after `make corpora`")
+    p.add_argument("--packages", nargs="*", default=None, help="Python packages to walk (default: a broad installed set)")
+    p.add_argument("--force", action="store_true", help="rebuild even if a finished run exists")
+
+def _corpus(a: argparse.Namespace) -> int:
+    from datascope_nb.corpus import DEFAULT_PYTHON_PACKAGES, build_corpus
+    run = build_corpus(a.languages, a.packages or DEFAULT_PYTHON_PACKAGES, force=a.force)
+    m = read_manifest(run)
+    print(json.dumps({"run": str(run), "counts": m["counts"], "skip_reasons": m["skip_reasons"],
+                      "per_source": m["config"]["per_source"]}, indent=2))
+    return 0
+
+def _catalogue_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("libraries", nargs="*", default=["numpy", "pandas", "matplotlib"], help="libraries to catalogue")
+    p.add_argument("--out", default=None, help="output directory (default: data/catalogues)")
+    p.add_argument("--basic", type=int, default=50, help="how many of the most used APIs are 'basic'")
+
+def _catalogue(a: argparse.Namespace) -> int:
+    from datascope_nb.catalogue import build_catalogue, save_catalogue
+    from datascope_nb.corpus import build_corpus, load_corpus
+    run = build_corpus()
+    recs = load_corpus(run)
+    for lib in a.libraries:
+        cat = build_catalogue(lib, recs, a.basic)
+        path = save_catalogue(cat, a.out or project_root()/"data"/"catalogues", run)
+        print(f"{lib}: {len(cat)} APIs ({a.basic} basic, {sum(e['frequency'] > 0 for e in cat)} used outside {lib}) -> {path}")
+    return 0
+
+# %% ../nbs/12_cli.ipynb #c24993cc
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["apis"], help="what to benchmark")
+    p.add_argument("-n", type=int, default=5000, help="functions from the corpus to time (a seeded sample)")
+    p.add_argument("--repeats", type=int, default=5, help="passes; the median is reported")
+    p.add_argument("--seed", type=int, default=0)
+
+def _bench(a: argparse.Namespace) -> int:
+    import random
+    from datascope_nb.apis import bench_extraction
+    from datascope_nb.corpus import load_corpus
+    # The code of the docstring->function SFT outputs: functions as code, without their prose docstrings.
+    codes = [r["code_without_docstring"] for r in load_corpus() if r["language"] == "python"]
+    codes = random.Random(a.seed).sample(codes, min(a.n, len(codes)))
+    res = bench_extraction(codes, a.repeats)
+    print(f"API extraction on {len(codes)} corpus functions, median of {a.repeats} passes, one core")
+    print(f"{'extractor':<12} {'funcs/s':>10} {'us/func':>10} {'vs ast':>8}")
+    for name, r in res.items():
+        print(f"{name:<12} {r['funcs_per_s']:>10.0f} {r['us_per_func']:>10.1f} {r['speedup_vs_ast']:>7.2f}x")
+    return 0
+
+# %% ../nbs/12_cli.ipynb #a499b2a6
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check a dataset against the record shapes, with field mapping", _validate_args, _validate),
     "paper": ("run the papers notebooks with papermill and regenerate figures/", _paper_args, _paper),
     "docs": ("build the offline docs site from the notebooks", _docs_args, _docs),
+    "apis": ("extract the APIs each record of a dataset calls, with corpus statistics", _apis_args, _apis),
+    "corpus": ("build the raw-code corpus and its docstring->function SFT set from installed sources", _corpus_args, _corpus),
+    "catalogue": ("rebuild the numpy/pandas/matplotlib API catalogues, split by measured use", _catalogue_args, _catalogue),
+    "bench": ("benchmarks: `bench apis` times tree-sitter extraction against the ast reference", _bench_args, _bench),
 }
 
 # %% ../nbs/12_cli.ipynb #22f06530

@@ -17,3 +17,15 @@ def root() -> Path:
 def sft_row() -> dict:
     return {"id": "ex-1", "instruction": "Return the sum of a and b.", "output": "def add(a, b):\n    return a + b\n",
             "language": "python", "source": "test"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: minutes-long; run with DATASCOPE_SLOW=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+    if os.environ.get("DATASCOPE_SLOW", "") not in ("", "0"): return
+    skip = pytest.mark.skip(reason="slow: set DATASCOPE_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords: item.add_marker(skip)

@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_subcommands():
     res = _run("--help")
     assert res.returncode == 0
-    for cmd in ["validate", "paper", "docs"]:
+    for cmd in ["validate", "paper", "docs", "apis", "corpus", "catalogue", "bench"]:
         assert cmd in res.stdout
 
 
