@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import json
 from collections import Counter
 import re
 import time
@@ -20,11 +19,11 @@ from typing import Any, Callable, Iterable
 from .core import project_root, read_rows
 
 # %% auto #0
-__all__ = ['LANGUAGES', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS', 'FLAT_QUERIES', 'FENCE_RE', 'LANGUAGE_ALIASES',
-           'ts_language', 'ts_parser', 'parse_code', 'syntax_error', 'code_length', 'Scope', 'bind', 'lookup',
-           'enclosing_class', 'import_name', 'absolute_module', 'resolve_call', 'summarise', 'ts_query', 'resolve_flat',
-           'extract_apis', 'extract_apis_ast', 'load_gold', 'extraction_scores', 'record_code', 'annotate_apis',
-           'api_stats', 'bench_extraction']
+__all__ = ['LANGUAGES', 'TOKEN_RE', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS', 'FLAT_QUERIES', 'FENCE_RE',
+           'LANGUAGE_ALIASES', 'ts_language', 'ts_parser', 'parse_code', 'syntax_error', 'code_length', 'Scope', 'bind',
+           'lookup', 'enclosing_class', 'import_name', 'absolute_module', 'resolve_call', 'summarise', 'ts_query',
+           'resolve_flat', 'extract_apis', 'extract_apis_ast', 'load_gold', 'extraction_scores', 'record_code',
+           'annotate_apis', 'api_stats', 'bench_extraction']
 
 # %% ../nbs/01_apis.ipynb #257f93a1
 LANGUAGES = ("python", "java", "javascript", "go")
@@ -67,6 +66,8 @@ def syntax_error(tree) -> str | None:
     return f"syntax error at line {line + 1}, column {col + 1}: {what}"
 
 # %% ../nbs/01_apis.ipynb #a4e9c56e
+TOKEN_RE = re.compile(r"\w+|[^\w\s]")    # the same tokens as strings (for shingles and token sets)
+
 _BYTE_CLASS = bytes(ord("w") if (i >= 128 or chr(i).isalnum() or chr(i) == "_") else ord("s") if chr(i) in " \t\n\r\x0b\x0c" else ord("p")
                     for i in range(256))
 

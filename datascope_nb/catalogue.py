@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from .core import Records, project_root, read_manifest, save_records, write_json, write_manifest
+from .core import project_root, read_manifest, read_rows, save_records, write_json
 
 # %% auto #0
 __all__ = ['SURFACES', 'AMBIGUOUS_METHODS', 'first_sentence', 'signature_of', 'surface_entries', 'api_frequency', 'split_basic',
@@ -131,5 +131,4 @@ def save_catalogue(catalogue: list[dict], out_dir: str | Path, corpus_run: str |
 
 def load_catalogue(library: str, path: str | Path | None = None) -> list[dict]:
     "A saved catalogue (`data/catalogues/<library>.jsonl` by default)."
-    from datascope_nb.core import read_rows
     return [row for _, row in read_rows(Path(path or project_root()/"data"/"catalogues")/f"{library}.jsonl")]

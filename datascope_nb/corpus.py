@@ -19,9 +19,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .apis import _text, code_length, extract_apis, parse_code, ts_query
-from .core import (Records, Skip, load_records, progress, project_root, read_manifest, run_dir,
-                               save_records, write_manifest)
+from .apis import TOKEN_RE, _text, code_length, extract_apis, parse_code, ts_query
+from .core import Records, Skip, load_records, progress, project_root, run_dir, save_records, write_manifest
 
 # %% auto #0
 __all__ = ['DEFAULT_PYTHON_PACKAGES', 'EXTENSIONS', 'TEST_DIRS', 'TEST_FILE', 'BUNDLE_FILE', 'GENERATED', 'SKIP_DIRS',
@@ -232,10 +231,9 @@ def file_functions(src: Source, rel: str, data: bytes, skips: list[Skip]) -> Ite
                "apis": ex["apis"], "unresolved": ex["unresolved"], **code_length(code)}
 
 # %% ../nbs/01a_corpus.ipynb #2252f7fc
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 _P = (1 << 61) - 1
 
-def token_set(code: str) -> set[str]: return set(_TOKEN.findall(code))
+def token_set(code: str) -> set[str]: return set(TOKEN_RE.findall(code))
 
 def minhash(tokens: set[str], num_perm: int = 128, seed: int = 0) -> np.ndarray:
     "A MinHash signature of a token set, deterministic across processes."
