@@ -5,6 +5,7 @@
 # %% ../nbs/01a_corpus.ipynb #548867e7
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import importlib.util
 import inspect
@@ -147,11 +148,12 @@ def _python_docstring(fn) -> tuple[str, tuple[int, int]] | None:
     if first is None or first.type != "expression_statement" or first.named_children[0].type != "string": return None
     node = first.named_children[0]
     raw = _text(node)
-    try: doc = inspect.cleandoc(eval(raw, {"__builtins__": {}}) if len(raw) < 20000 else "")
-    except Exception: doc = inspect.cleandoc(raw.strip("\"'rbuRBU"))
+    try: value = ast.literal_eval(raw)            # a literal, never evaluated code
+    except (ValueError, SyntaxError, MemoryError, RecursionError): value = None
+    doc = inspect.cleandoc(value if isinstance(value, str) else raw.strip("\"'rbuRBUfF"))
     return doc, (first.start_byte, first.end_byte)
 
-def _comment_docstring(fn, language: str) -> str | None:
+def _comment_docstring(fn) -> str | None:
     "The comment block right above a declaration (Javadoc, Go `//` lines, JSDoc)."
     anchor = fn.parent if fn.parent is not None and fn.parent.type == "export_statement" else fn   # `export function f`
     lines, node = [], anchor.prev_named_sibling
@@ -218,7 +220,7 @@ def file_functions(src: Source, rel: str, data: bytes, skips: list[Skip]) -> Ite
         if src.language == "python":
             doc = _python_docstring(fn)
             doc, span = doc if doc else (None, None)
-        else: doc, span = _comment_docstring(fn, src.language), None
+        else: doc, span = _comment_docstring(fn), None
         if not doc: skip("no_docstring", "no docstring or doc comment"); continue
         code = _dedent_at(raw[fn.start_byte:fn.end_byte].decode("utf-8", "replace"), fn.start_point[1])
         lines = code.split("\n")
