@@ -273,7 +273,8 @@ def _python_calls_ts(code: str, package: str | None) -> tuple[list, str | None]:
     for key, attr in (("global", "globals"), ("nonlocal", "nonlocals")):
         for node in caps.get(key, []):
             getattr(scopes[idx.at(node.start_byte)], attr).update(_text(c) for c in node.named_children if c.type == "identifier")
-    for node in caps.get("import", []): _py_import(scopes, idx.at(node.start_byte), node)
+    # Capture lists are not in source order, and star imports are order-sensitive (the last one wins).
+    for node in sorted(caps.get("import", []), key=lambda n: n.start_byte): _py_import(scopes, idx.at(node.start_byte), node)
     for node in caps.get("def", []): bind(scopes, idx.at(node.start_byte), _text(node), node.start_byte, ("def",))
     for node in caps.get("params", []):
         s = idx.by_node[node.parent.id]
@@ -431,7 +432,7 @@ def _flat_calls(code: str, language: str) -> tuple[list, str | None]:
     if (err := syntax_error(tree)): return [], err
     caps = ts_query(language, FLAT_QUERIES[language]).captures(tree.root_node)
     imports, stars, defs, locals_ = {}, [], {_text(n) for n in caps.get("def", [])}, {_text(n) for n in caps.get("local", [])}
-    for node in caps.get("import", []): _flat_import(language, node, imports, stars)
+    for node in sorted(caps.get("import", []), key=lambda n: n.start_byte): _flat_import(language, node, imports, stars)
     for node in caps.get("params", []): locals_.update(_js_names(node))
     for node in caps.get("decl", []): _js_declarator(node, imports, defs, locals_)
     calls = []
