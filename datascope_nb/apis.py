@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterable
 from .core import project_root, read_rows
 
 # %% auto #0
-__all__ = ['LANGUAGES', 'TOKEN_RE', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS', 'FLAT_QUERIES', 'FENCE_RE',
-           'LANGUAGE_ALIASES', 'ts_language', 'ts_parser', 'parse_code', 'syntax_error', 'code_length', 'Scope', 'bind',
-           'lookup', 'enclosing_class', 'import_name', 'absolute_module', 'resolve_call', 'summarise', 'ts_query',
-           'resolve_flat', 'extract_apis', 'extract_apis_ast', 'load_gold', 'extraction_scores', 'record_code',
-           'annotate_apis', 'api_stats', 'bench_extraction']
+__all__ = ['LANGUAGES', 'TOKEN_RE', 'SITE_BUILTINS', 'SHELL_BUILTINS', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS',
+           'FLAT_QUERIES', 'FENCE_RE', 'LANGUAGE_ALIASES', 'ts_language', 'ts_parser', 'parse_code', 'syntax_error',
+           'code_length', 'Scope', 'bind', 'lookup', 'enclosing_class', 'import_name', 'absolute_module',
+           'resolve_call', 'summarise', 'ts_query', 'resolve_flat', 'extract_apis', 'extract_apis_ast', 'load_gold',
+           'extraction_scores', 'record_code', 'annotate_apis', 'api_stats', 'bench_extraction']
 
 # %% ../nbs/01_apis.ipynb #257f93a1
 LANGUAGES = ("python", "java", "javascript", "go")
@@ -79,7 +79,12 @@ def code_length(code: str) -> dict:
     return {"tokens": tokens, "lines": body.count("\n") + 1 if body.strip() else 0}
 
 # %% ../nbs/01_apis.ipynb #ac8e8103
-BUILTINS = frozenset(dir(builtins))
+# `dir(builtins)` depends on how Python was started: `site` adds exit/quit/help/..., and IPython
+# kernels add get_ipython/display and remove exit/quit. One fixed set keeps results independent
+# of where extraction ran (a notebook and a terminal once disagreed on 8 corpus functions).
+SITE_BUILTINS = frozenset({"copyright", "credits", "exit", "help", "license", "quit"})
+SHELL_BUILTINS = frozenset({"get_ipython", "display", "__IPYTHON__"})
+BUILTINS = (frozenset(dir(builtins)) | SITE_BUILTINS) - SHELL_BUILTINS
 
 @dataclass
 class Scope:

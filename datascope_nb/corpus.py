@@ -265,7 +265,7 @@ def dedup(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: in
     return kept, skips
 
 # %% ../nbs/01a_corpus.ipynb #ee1deea4
-CORPUS_RULES = 4   # bump when filters or extraction change, so a cached run is never mistaken for the new rules' output
+CORPUS_RULES = 5   # bump when filters or extraction change, so a cached run is never mistaken for the new rules' output
 
 def default_sources(languages: Iterable[str] = ("python",), packages: Iterable[str] = DEFAULT_PYTHON_PACKAGES) -> tuple[list[Source], list[str]]:
     "The sources to build from, and the names of requested packages that are not installed."
