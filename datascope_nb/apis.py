@@ -448,8 +448,7 @@ def _flat_calls(code: str, language: str) -> tuple[list, str | None]:
 
 # %% ../nbs/01_apis.ipynb #32abb81e
 def extract_apis(code: str, language: str = "python", package: str | None = None) -> dict:
-    "The APIs `code` calls: `{'apis', 'unresolved', 'n_calls', 'tokens', 'lines', 'error'}`."
-    if language not in LANGUAGES: raise ValueError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    "The APIs `code` calls: `{'apis', 'unresolved', 'n_calls', 'tokens', 'lines', 'error'}`; unknown languages raise in `ts_language`."
     calls, err = _python_calls_ts(code, package) if language == "python" else _flat_calls(code, language)
     return summarise(calls, code_length(code), err)
 
@@ -565,10 +564,8 @@ def annotate_apis(records: Iterable[dict]) -> Iterable[dict]:
     "Yield `{'id', 'language', **extract_apis(...)}` per record; unsupported languages get an `error`."
     for rec in records:
         code, lang = record_code(rec)
-        if lang not in LANGUAGES:
-            yield {"id": rec.get("id"), "language": lang, "apis": [], "unresolved": [], "n_calls": 0, **code_length(code),
-                   "error": f"unsupported language {lang!r}"}
-        else: yield {"id": rec.get("id"), "language": lang, **extract_apis(code, lang)}
+        res = extract_apis(code, lang) if lang in LANGUAGES else summarise([], code_length(code), f"unsupported language {lang!r}")
+        yield {"id": rec.get("id"), "language": lang, **res}
 
 def api_stats(annotated: Iterable[dict], top: int = 50) -> dict:
     "Corpus statistics: records, errors by reason kind, distinct APIs, and per-API record frequency (most used first)."

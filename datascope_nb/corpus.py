@@ -9,12 +9,14 @@ import ast
 import importlib.metadata
 import importlib.util
 import inspect
+import json
 import re
 import sysconfig
 import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -71,7 +73,6 @@ def other_sources(npm_root: str | Path | None = None) -> list[Source]:
     if go: out.append(Source("go-stdlib", "go", str(go[-1].resolve()), _deb_version("golang-src")))
     npm = Path(npm_root or project_root()/".cache"/"corpora"/"npm"/"node_modules")
     for pkg in sorted(npm.glob("*/package.json")) if npm.exists() else []:
-        import json
         meta = json.loads(pkg.read_text())
         out.append(Source(f"npm:{meta['name']}", "javascript", str(pkg.parent), meta.get("version", "unknown")))
     return out
@@ -226,7 +227,7 @@ def file_functions(src: Source, rel: str, data: bytes, skips: list[Skip]) -> Ite
         lines = code.split("\n")
         if len(lines) > MAX_LINES: skip("too_long", f"{len(lines)} lines > {MAX_LINES}"); continue
         nodoc = code if span is None else _dedent_at((raw[fn.start_byte:span[0]] + raw[span[1]:fn.end_byte]).decode("utf-8", "replace"), fn.start_point[1])
-        if _trivial([l for l in nodoc.split("\n")]): skip("trivial", "fewer than 3 code lines, or only pass/raise"); continue
+        if _trivial(nodoc.split("\n")): skip("trivial", "fewer than 3 code lines, or only pass/raise"); continue
         ex = extract_apis(f"{preamble}\n{code}" if preamble else code, src.language, package=package)
         yield {"id": f"{src.language}:{src.name}:{rel}:{line}", "language": src.language, "package": src.name,
                "path": rel, "name": name, "docstring": doc, "code": code, "code_without_docstring": nodoc,
@@ -237,10 +238,15 @@ _P = (1 << 61) - 1
 
 def token_set(code: str) -> set[str]: return set(TOKEN_RE.findall(code))
 
+@cache
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    "The `(a, b)` of the hash family `(a*h + b) mod p`, drawn once per (num_perm, seed), not per record."
+    rng = np.random.default_rng(seed)
+    return rng.integers(1, _P, num_perm, dtype=np.uint64), rng.integers(0, _P, num_perm, dtype=np.uint64)
+
 def minhash(tokens: set[str], num_perm: int = 128, seed: int = 0) -> np.ndarray:
     "A MinHash signature of a token set, deterministic across processes."
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, _P, num_perm, dtype=np.uint64); b = rng.integers(0, _P, num_perm, dtype=np.uint64)
+    a, b = _permutations(num_perm, seed)
     h = np.fromiter((zlib.crc32(t.encode()) for t in tokens), dtype=np.uint64, count=len(tokens))
     if not len(h): return np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
     return ((np.outer(h, a) + b) % np.uint64(_P)).min(axis=0)
@@ -251,16 +257,17 @@ def dedup(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: in
     "Drop exact and near duplicates (token-set Jaccard >= `threshold`), keeping the first of each group."
     kept, skips, seen, buckets, sets = [], [], {}, {}, []
     for r in progress(records, desc="dedup"):
-        key = zlib.crc32(" ".join(r["code"].split()).encode()), " ".join(r["code"].split())
+        key = " ".join(r["code"].split())
         if key in seen:
             skips.append(Skip(r["id"], 0, None, "duplicate_exact", f"same code as {seen[key]}")); continue
         seen[key] = r["id"]
         toks = token_set(r["code"])
         sig = minhash(toks, bands * rows)
-        cands = {i for band in range(bands) for i in buckets.get((band, sig[band*rows:(band+1)*rows].tobytes()), ())}
+        keys = [(band, sig[band*rows:(band+1)*rows].tobytes()) for band in range(bands)]
+        cands = {i for k in keys for i in buckets.get(k, ())}
         dup = next((kept[i]["id"] for i in sorted(cands) if jaccard(toks, sets[i]) >= threshold), None)
         if dup: skips.append(Skip(r["id"], 0, None, "duplicate_near", f"token Jaccard >= {threshold} with {dup}")); continue
-        for band in range(bands): buckets.setdefault((band, sig[band*rows:(band+1)*rows].tobytes()), []).append(len(kept))
+        for k in keys: buckets.setdefault(k, []).append(len(kept))
         kept.append(r); sets.append(toks)
     return kept, skips
 
