@@ -123,19 +123,61 @@ def _catalogue(a: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #c24993cc
+def _select_args(p: argparse.ArgumentParser) -> None:
+    from datascope_nb.dsel import SELECTORS
+    from datascope_nb.embed import EMBEDDERS
+    p.add_argument("source", nargs="?", default="corpus", help="dataset file/directory/HF name, or 'corpus' (default)")
+    p.add_argument("--budget", required=True, help="a count (500), a fraction (0.1) or a percentage (10%%)")
+    p.add_argument("--method", choices=sorted(SELECTORS), default="dsel")
+    p.add_argument("--kind", choices=["sft", "raw"], default="sft", help="record shape of the source")
+    p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields, e.g. response=output")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bins", type=int, default=10, help="length bins (quantiles of the full set) for quotas and JS divergence")
+    p.add_argument("--slack", type=float, default=0.0, help="dsel: how far a bin may exceed its quota (0 strict, inf none)")
+    p.add_argument("--embedding", choices=EMBEDDERS, default="minilm", help="kcenter: the code embedding")
+    p.add_argument("--out", default=None, help="output directory (default: runs/select-<config hash>)")
+
+def _select(a: argparse.Namespace) -> int:
+    import inspect
+    from datascope_nb.dsel import SELECTORS, parse_budget, select_indices, selection_data, selection_metrics, with_selection_fields
+    budget = parse_budget(a.budget)
+    if a.source == "corpus":
+        from datascope_nb.corpus import load_corpus
+        recs = load_corpus(kind="sft")
+    else: recs = load_records(a.source, kind=a.kind, mapping=_pairs(a.map), strict=False)
+    params = inspect.signature(SELECTORS[a.method]).parameters
+    knobs = {k: getattr(a, k) for k in ("bins", "slack", "embedding") if k in params}
+    config = {"stage": "select", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map), "method": a.method,
+              "budget": budget, "bins": a.bins, **knobs}
+    full = with_selection_fields(recs)
+    idx = select_indices(selection_data(full), budget, a.method, a.seed, **knobs)
+    run = Path(a.out) if a.out else run_dir("select", {**config, "seed": a.seed})
+    run.mkdir(parents=True, exist_ok=True)
+    subset = save_records((recs[i] for i in idx), run/"subset.jsonl")
+    metrics = {"method": a.method, "budget": budget, "seed": a.seed, **selection_metrics([full[i] for i in idx], full, a.bins)}
+    mpath = write_json(metrics, run/"metrics.json")
+    inputs = [a.source] if Path(a.source).is_file() else []
+    write_manifest(run, config=config, seed=a.seed, inputs=inputs, artefacts=[subset, mpath], kept=len(idx), skips=recs.skips)
+    print(json.dumps({"run": str(run), **metrics}, indent=2))
+    return 0
+
+# %% ../nbs/12_cli.ipynb #a499b2a6
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["apis"], help="what to benchmark")
-    p.add_argument("-n", type=int, default=5000, help="functions from the corpus to time (a seeded sample)")
+    p.add_argument("what", choices=["apis", "dsel"], help="what to benchmark")
+    p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000)")
+    p.add_argument("--sizes", type=int, nargs="*", default=[20000, 200000],
+                   help="dsel: dataset sizes; a real-corpus sample up to the corpus size, a Zipf instance beyond")
+    p.add_argument("--budget", default="10%", help="dsel: the selection budget")
     p.add_argument("--repeats", type=int, default=5, help="passes; the median is reported")
     p.add_argument("--seed", type=int, default=0)
 
-def _bench(a: argparse.Namespace) -> int:
+def _bench_apis(a: argparse.Namespace) -> int:
     import random
     from datascope_nb.apis import bench_extraction
     from datascope_nb.corpus import load_corpus
     # The code of the docstring->function SFT outputs: functions as code, without their prose docstrings.
     codes = [r["code_without_docstring"] for r in load_corpus() if r["language"] == "python"]
-    codes = random.Random(a.seed).sample(codes, min(a.n, len(codes)))
+    codes = random.Random(a.seed).sample(codes, min(a.n or 5000, len(codes)))
     res = bench_extraction(codes, a.repeats)
     print(f"API extraction on {len(codes)} corpus functions, median of {a.repeats} passes, one core")
     print(f"{'extractor':<12} {'funcs/s':>10} {'us/func':>10} {'vs ast':>8}")
@@ -143,7 +185,30 @@ def _bench(a: argparse.Namespace) -> int:
         print(f"{name:<12} {r['funcs_per_s']:>10.0f} {r['us_per_func']:>10.1f} {r['speedup_vs_ast']:>7.2f}x")
     return 0
 
-# %% ../nbs/12_cli.ipynb #a499b2a6
+def _bench_dsel(a: argparse.Namespace) -> int:
+    import random
+    from datascope_nb.corpus import load_corpus
+    from datascope_nb.dsel import bench_dsel, parse_budget, random_selection_data, selection_data
+    budget = parse_budget(a.budget)
+    corpus = [r for r in load_corpus() if r["language"] == "python"]
+    print(f"Dsel, budget {a.budget}: lazy greedy vs the plain greedy reference. Time: median of {a.repeats} runs "
+          f"(plain above 50,000 records: one run, minutes); peak: tracemalloc, one separate run each")
+    print(f"{'data':<16} {'n':>7} {'pairs':>8} {'k':>6} {'lazy s':>8} {'plain s':>8} {'speedup':>8} "
+          f"{'lazy MiB':>9} {'plain MiB':>9} {'identical':>9}")
+    for n in a.sizes:
+        if n <= len(corpus):
+            name, data = "corpus sample", selection_data(random.Random(a.seed).sample(corpus, n))
+        else: name, data = "Zipf synthetic", random_selection_data(n, seed=a.seed)
+        r = bench_dsel(data, budget, repeats=a.repeats, plain_repeats=a.repeats if n <= 50_000 else 1, seed=a.seed)
+        print(f"{name:<16} {r['n']:>7} {r['pairs']:>8} {r['k']:>6} {r['lazy_s']:>8.3f} {r['plain_s']:>8.2f} "
+              f"{r['speedup']:>7.1f}x {r['lazy_peak_mib']:>9.1f} {r['plain_peak_mib']:>9.1f} {'yes' if r['identical'] else 'NO':>9}")
+        if not r["identical"]: return 1
+    return 0
+
+def _bench(a: argparse.Namespace) -> int:
+    return {"apis": _bench_apis, "dsel": _bench_dsel}[a.what](a)
+
+# %% ../nbs/12_cli.ipynb #c7b12616
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check a dataset against the record shapes, with field mapping", _validate_args, _validate),
     "paper": ("run the papers notebooks with papermill and regenerate figures/", _paper_args, _paper),
@@ -151,7 +216,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "apis": ("extract the APIs each record of a dataset calls, with corpus statistics", _apis_args, _apis),
     "corpus": ("build the raw-code corpus and its docstring->function SFT set from installed sources", _corpus_args, _corpus),
     "catalogue": ("rebuild the numpy/pandas/matplotlib API catalogues, split by measured use", _catalogue_args, _catalogue),
-    "bench": ("benchmarks: `bench apis` times tree-sitter extraction against the ast reference", _bench_args, _bench),
+    "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
+    "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy)",
+              _bench_args, _bench),
 }
 
 # %% ../nbs/12_cli.ipynb #22f06530

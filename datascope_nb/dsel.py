@@ -5,6 +5,7 @@
 # %% ../nbs/02_dsel.ipynb #ae54241f
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import numbers
@@ -25,10 +26,10 @@ from .embed import embed_texts
 # %% auto #0
 __all__ = ['SELECTORS', 'record_apis', 'record_length', 'with_selection_fields', 'api_coverage', 'length_edges', 'length_bin',
            'js_divergence', 'length_js_divergence', 'SelectionData', 'check_unique_ids', 'selection_data',
-           'budget_size', 'bin_quotas', 'priority_ranks', 'dsel_greedy_plain', 'dsel_greedy', 'random_selection_data',
-           'lazy_matches_plain', 'kcenter_greedy', 'random_baseline', 'stratified_baseline', 'top_apis_baseline',
-           'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select', 'selection_metrics',
-           'bench_dsel']
+           'budget_size', 'parse_budget', 'bin_quotas', 'priority_ranks', 'dsel_greedy_plain', 'dsel_greedy',
+           'random_selection_data', 'lazy_matches_plain', 'kcenter_greedy', 'random_baseline', 'stratified_baseline',
+           'top_apis_baseline', 'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select',
+           'selection_metrics', 'bench_dsel']
 
 # %% ../nbs/02_dsel.ipynb #01f73210
 def record_apis(rec: dict) -> list[str]:
@@ -141,6 +142,14 @@ def budget_size(budget: int | float, n: int) -> int:
         return int(budget)
     if not 0 <= budget <= 1: raise ValueError(f"a fractional budget must lie in [0, 1], got {budget}")
     return math.floor(budget * n + 0.5)
+
+def parse_budget(text: str) -> int | float:
+    "A budget from the command line: '10%' and '0.1' are fractions, '500' a count."
+    t = text.strip()
+    try:
+        if t.endswith("%"): return float(t[:-1]) / 100
+        return float(t) if any(c in t for c in ".eE") else int(t)
+    except ValueError: raise ValueError(f"budget must be a count (500), a fraction (0.1) or a percentage (10%), got {text!r}") from None
 
 # %% ../nbs/02_dsel.ipynb #8e2fa211
 def bin_quotas(bin_counts: Sequence[int], k: int, slack: float = 0.0) -> np.ndarray:
@@ -329,9 +338,16 @@ def selection_metrics(subset: Sequence[dict], full: Sequence[dict], bins: int | 
 
 # %% ../nbs/02_dsel.ipynb #92faaf58
 def _timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    # Like `timeit`, pause the cyclic garbage collector while timing: otherwise a collection over
+    # whatever else the process holds (a loaded corpus) lands in some runs and not others.
     times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            t = time.perf_counter(); out = fn(); times.append(time.perf_counter() - t)
+    finally:
+        if enabled: gc.enable()
     return median(times), out
 
 def _peak_mib(fn: Callable[[], Any]) -> float:
