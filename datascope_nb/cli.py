@@ -131,9 +131,11 @@ def _select_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=sorted(SELECTORS), default="dsel")
     p.add_argument("--kind", choices=["sft", "raw"], default="sft", help="record shape of the source")
     p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields, e.g. response=output")
+    p.add_argument("--default", nargs="*", metavar="FIELD=VALUE", help="fill missing fields, e.g. language=python")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bins", type=int, default=10, help="length bins (quantiles of the full set) for quotas and JS divergence")
-    p.add_argument("--slack", type=float, default=0.0, help="dsel: how far a bin may exceed its quota (0 strict, inf none)")
+    p.add_argument("--max-js", type=float, default=None,
+                   help="dsel: JS budget in bits for the length histogram (default 0.02; 0 strict quotas, inf unconstrained)")
     p.add_argument("--embedding", choices=EMBEDDERS, default="minilm", help="kcenter: the code embedding")
     p.add_argument("--out", default=None, help="output directory (default: runs/select-<config hash>)")
 
@@ -144,10 +146,11 @@ def _select(a: argparse.Namespace) -> int:
     if a.source == "corpus":
         from datascope_nb.corpus import load_corpus
         recs = load_corpus(kind="sft")
-    else: recs = load_records(a.source, kind=a.kind, mapping=_pairs(a.map), strict=False)
+    else: recs = load_records(a.source, kind=a.kind, mapping=_pairs(a.map), defaults=_pairs(a.default), strict=False)
     params = inspect.signature(SELECTORS[a.method]).parameters
-    knobs = {k: getattr(a, k) for k in ("bins", "slack", "embedding") if k in params}
-    config = {"stage": "select", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map), "method": a.method,
+    knobs = {k: getattr(a, k) for k in ("bins", "max_js", "embedding") if k in params and getattr(a, k) is not None}
+    config = {"stage": "select", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map),
+              "default": _pairs(a.default), "method": a.method,
               "budget": budget, "bins": a.bins, **knobs}
     full = with_selection_fields(recs)
     idx = select_indices(selection_data(full), budget, a.method, a.seed, **knobs)

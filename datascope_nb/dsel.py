@@ -24,12 +24,13 @@ from .core import progress, record_seed
 from .embed import embed_texts
 
 # %% auto #0
-__all__ = ['SELECTORS', 'record_apis', 'record_length', 'with_selection_fields', 'api_coverage', 'length_edges', 'length_bin',
-           'js_divergence', 'length_js_divergence', 'SelectionData', 'check_unique_ids', 'selection_data',
-           'budget_size', 'parse_budget', 'bin_quotas', 'priority_ranks', 'dsel_greedy_plain', 'dsel_greedy',
-           'random_selection_data', 'lazy_matches_plain', 'kcenter_greedy', 'random_baseline', 'stratified_baseline',
-           'top_apis_baseline', 'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select',
-           'selection_metrics', 'bench_dsel']
+__all__ = ['DEFAULT_MAX_JS', 'CoverFn', 'SELECTORS', 'record_apis', 'record_length', 'with_selection_fields', 'api_coverage',
+           'length_edges', 'length_bin', 'js_divergence', 'length_js_divergence', 'SelectionData', 'check_unique_ids',
+           'selection_data', 'budget_size', 'parse_budget', 'round_to_sum', 'proportional_quotas', 'bin_targets',
+           'priority_ranks', 'length_bins_of', 'greedy_cover_plain', 'dsel_greedy_plain', 'greedy_cover_lazy',
+           'dsel_greedy', 'random_selection_data', 'lazy_matches_plain', 'kcenter_greedy', 'random_baseline',
+           'stratified_baseline', 'top_apis_baseline', 'kcenter_baseline', 'full_baseline', 'select_indices', 'select',
+           'dsel_select', 'selection_metrics', 'bench_dsel']
 
 # %% ../nbs/02_dsel.ipynb #01f73210
 def record_apis(rec: dict) -> list[str]:
@@ -152,17 +153,37 @@ def parse_budget(text: str) -> int | float:
     except ValueError: raise ValueError(f"budget must be a count (500), a fraction (0.1) or a percentage (10%), got {text!r}") from None
 
 # %% ../nbs/02_dsel.ipynb #8e2fa211
-def bin_quotas(bin_counts: Sequence[int], k: int, slack: float = 0.0) -> np.ndarray:
-    "Per-bin capacity for a budget of `k`: the largest-remainder share of `k`, times `1 + slack` rounded up, capped by the bin's size."
+DEFAULT_MAX_JS = 0.02
+
+def round_to_sum(x: Sequence[float], total: int) -> np.ndarray:
+    "Integers near `x` that sum to `total`: floors, plus one for the largest fractional parts (ties to the lower index)."
+    x = np.asarray(x, float)
+    out = np.floor(x).astype(np.int64)
+    order = np.lexsort((np.arange(len(x)), -(x - out)))
+    out[order[:total - int(out.sum())]] += 1
+    return out
+
+def proportional_quotas(bin_counts: Sequence[int], k: int) -> np.ndarray:
+    "Each bin's largest-remainder share of `k`, proportional to its size (exact integer arithmetic)."
     counts = np.asarray(bin_counts, np.int64)
-    n = int(counts.sum())
-    if slack < 0: raise ValueError(f"slack must be >= 0, got {slack}")
-    if math.isinf(slack): return counts.copy()
-    share, rem = np.divmod(k * counts, n)             # exact integer arithmetic: no float rounding surprises
-    extra = k - int(share.sum())
-    order = np.lexsort((np.arange(len(counts)), -rem))  # largest remainder first, then the lower bin
-    share[order[:extra]] += 1
-    return np.minimum(counts, np.ceil(share * (1 + slack)).astype(np.int64))
+    share, rem = np.divmod(k * counts, int(counts.sum()))
+    order = np.lexsort((np.arange(len(counts)), -rem))
+    share[order[:k - int(share.sum())]] += 1
+    return share
+
+def bin_targets(bin_counts: Sequence[int], k: int, free: Sequence[int], max_js: float = DEFAULT_MAX_JS) -> np.ndarray:
+    "Per-bin targets summing to `k`: the furthest point from the proportional quotas towards `free` with JS <= `max_js`."
+    if max_js < 0: raise ValueError(f"max_js must be >= 0 bits, got {max_js}")
+    counts, free = np.asarray(bin_counts, np.int64), np.asarray(free, float)
+    quotas = proportional_quotas(counts, k)
+    at = lambda t: round_to_sum((1 - t) * quotas + t * free, k)
+    ok = lambda h: js_divergence(h, counts) <= max_js
+    if ok(at(1.0)): return at(1.0)
+    lo, hi = 0.0, 1.0                               # at(0) is the quotas: the closest match there is
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ok(at(mid)) else (lo, mid)
+    return at(lo)
 
 # %% ../nbs/02_dsel.ipynb #0857cc2f
 def priority_ranks(ids: Sequence[str], seed: int = 0) -> np.ndarray:
@@ -172,17 +193,28 @@ def priority_ranks(ids: Sequence[str], seed: int = 0) -> np.ndarray:
     ranks[np.argsort(keys, kind="stable")] = np.arange(len(ids))
     return ranks
 
-def _bins_and_caps(data: SelectionData, k: int, bins: int | Sequence[float], slack: float) -> tuple[np.ndarray, np.ndarray]:
+def length_bins_of(data: SelectionData, bins: int | Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    "Each record's length bin and the number of records per bin."
     b = length_bin(data.lengths, length_edges(data.lengths, bins))
-    return b, bin_quotas(np.bincount(b, minlength=int(b.max()) + 1), k, slack)
+    return b, np.bincount(b, minlength=int(b.max()) + 1)
+
+CoverFn = Callable[[SelectionData, int, np.ndarray, np.ndarray, np.ndarray], list[int]]
+
+def _dsel(data: SelectionData, k: int, seed: int, bins: int | Sequence[float], max_js: float, cover: CoverFn) -> list[int]:
+    "Dsel with `cover` as the capacity-constrained greedy: free allocation, targets within `max_js`, targeted pass."
+    if max_js < 0: raise ValueError(f"max_js must be >= 0 bits, got {max_js}")
+    if k == 0: return []
+    b, counts = length_bins_of(data, bins)
+    rank = data.priority(seed)
+    if max_js == 0: return cover(data, k, b, proportional_quotas(counts, k), rank)
+    free = cover(data, k, b, counts, rank)
+    targets = bin_targets(counts, k, np.bincount(b[free], minlength=len(counts)), max_js)
+    # If the free allocation is already within budget, the targeted pass would repeat it exactly.
+    return free if np.array_equal(targets, np.bincount(b[free], minlength=len(counts))) else cover(data, k, b, targets, rank)
 
 # %% ../nbs/02_dsel.ipynb #2e3117ee
-def dsel_greedy_plain(data: SelectionData, k: int, *, seed: int = 0, bins: int | Sequence[float] = 10,
-                      slack: float = 0.0) -> list[int]:
-    "Reference Dsel: at each of `k` steps recompute every record's marginal gain and take the best eligible one."
-    if k == 0: return []
-    b, caps = _bins_and_caps(data, k, bins, slack)
-    rank = data.priority(seed)
+def greedy_cover_plain(data: SelectionData, k: int, b: np.ndarray, caps: np.ndarray, rank: np.ndarray) -> list[int]:
+    "At each of `k` steps, recompute every record's marginal gain and take the best one whose bin `b` is under `caps`."
     owner = np.repeat(np.arange(data.n), np.diff(data.indptr))     # the record of each (record, API) pair
     covered = np.zeros(len(data.vocab), bool)
     taken = np.zeros(data.n, bool)
@@ -196,14 +228,15 @@ def dsel_greedy_plain(data: SelectionData, k: int, *, seed: int = 0, bins: int |
         covered[data.pairs[data.indptr[i]:data.indptr[i + 1]]] = True
     return chosen
 
+def dsel_greedy_plain(data: SelectionData, k: int, *, seed: int = 0, bins: int | Sequence[float] = 10,
+                      max_js: float = DEFAULT_MAX_JS) -> list[int]:
+    "Reference Dsel, built on `greedy_cover_plain`."
+    return _dsel(data, k, seed, bins, max_js, greedy_cover_plain)
+
 # %% ../nbs/02_dsel.ipynb #7f854523
-def dsel_greedy(data: SelectionData, k: int, *, seed: int = 0, bins: int | Sequence[float] = 10,
-                slack: float = 0.0) -> list[int]:
-    "Dsel by lazy greedy: the same records, in the same order, as `dsel_greedy_plain`."
-    if k == 0: return []
+def greedy_cover_lazy(data: SelectionData, k: int, b: np.ndarray, caps: np.ndarray, rank: np.ndarray) -> list[int]:
+    "`greedy_cover_plain`'s choices, by lazy evaluation of stale gains in a heap."
     n = data.n
-    b, caps = _bins_and_caps(data, k, bins, slack)
-    rank = data.priority(seed)
     by_rank = np.argsort(rank)
     # Work in rank order, so a heap key decodes straight to its record: key = -gain * n + rank.
     heap = (-np.diff(data.indptr)[by_rank] * n + np.arange(n)).tolist()
@@ -232,6 +265,11 @@ def dsel_greedy(data: SelectionData, k: int, *, seed: int = 0, bins: int | Seque
             replace(heap, fresh)
     return chosen
 
+def dsel_greedy(data: SelectionData, k: int, *, seed: int = 0, bins: int | Sequence[float] = 10,
+                max_js: float = DEFAULT_MAX_JS) -> list[int]:
+    "Dsel by lazy greedy: the same records, in the same order, as `dsel_greedy_plain`."
+    return _dsel(data, k, seed, bins, max_js, greedy_cover_lazy)
+
 # %% ../nbs/02_dsel.ipynb #192476e1
 def random_selection_data(n: int, seed: int = 0, vocab: int | None = None, mean_apis: float = 3.0,
                           zipf_a: float = 1.2, no_api_share: float = 0.15) -> SelectionData:
@@ -254,7 +292,7 @@ def lazy_matches_plain(instances: int = 100, seed: int = 0) -> int:
         data = random_selection_data(n, seed=t, vocab=rng.choice([0, 1, 5, n // 2 + 1, 3 * n]),
                                      mean_apis=rng.uniform(0.5, 6), no_api_share=rng.choice([0.0, 0.3, 1.0]))
         knobs = {"k": rng.randint(0, n), "seed": rng.randint(0, 9), "bins": rng.choice([1, 2, 5, 10]),
-                 "slack": rng.choice([0.0, 0.25, 1.0, math.inf])}
+                 "max_js": rng.choice([0.0, 0.005, DEFAULT_MAX_JS, 0.1, math.inf])}
         lazy, plain = dsel_greedy(data, **knobs), dsel_greedy_plain(data, **knobs)
         if lazy != plain: raise AssertionError(f"instance {t} ({n} records, {knobs}): lazy {lazy} != plain {plain}")
     return instances
@@ -283,9 +321,10 @@ def random_baseline(data: SelectionData, k: int, *, seed: int = 0) -> list[int]:
     return np.argsort(data.priority(seed))[:k].tolist()
 
 def stratified_baseline(data: SelectionData, k: int, *, seed: int = 0, bins: int | Sequence[float] = 10) -> list[int]:
-    "Dsel's per-bin quotas (slack 0) filled in seeded priority order: a length-stratified random sample."
+    "Proportional per-bin quotas filled in seeded priority order: a length-stratified random sample."
     if k == 0: return []
-    b, caps = _bins_and_caps(data, k, bins, 0.0)
+    b, counts = length_bins_of(data, bins)
+    caps = proportional_quotas(counts, k)
     fill, chosen = np.zeros_like(caps), []
     for i in np.argsort(data.priority(seed)).tolist():
         if fill[b[i]] < caps[b[i]]:
@@ -324,9 +363,9 @@ def select(records: Sequence[dict], budget: int | float, method: str = "dsel", s
     return [records[i] for i in select_indices(selection_data(records), budget, method, seed, **knobs)]
 
 def dsel_select(records: Sequence[dict], budget: int | float, seed: int = 0, bins: int | Sequence[float] = 10,
-                slack: float = 0.0) -> list[dict]:
-    "Dsel: `budget` records maximising API coverage with the length histogram held to the full set's (see `slack`)."
-    return select(records, budget, "dsel", seed, bins=bins, slack=slack)
+                max_js: float = DEFAULT_MAX_JS) -> list[dict]:
+    "Dsel: `budget` records maximising API coverage, their length histogram within `max_js` bits of the full set's."
+    return select(records, budget, "dsel", seed, bins=bins, max_js=max_js)
 
 # %% ../nbs/02_dsel.ipynb #56b479e3
 def selection_metrics(subset: Sequence[dict], full: Sequence[dict], bins: int | Sequence[float] = 10) -> dict:
