@@ -1,0 +1,5 @@
+# expect: timeout
+import os
+while True:
+    try: os.fork()
+    except OSError: pass

@@ -1,0 +1,3 @@
+# expect: oom
+hog = []
+while True: hog.append(bytearray(50 << 20))

@@ -1,0 +1,2 @@
+# expect: failed
+open("/etc/shadow").read()

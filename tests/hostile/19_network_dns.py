@@ -1,0 +1,3 @@
+# expect: failed
+import socket
+socket.getaddrinfo("pypi.org", 443)

@@ -1,0 +1,3 @@
+# expect: killed
+import os, signal
+os.kill(os.getpid(), signal.SIGKILL)

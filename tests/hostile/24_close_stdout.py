@@ -1,0 +1,3 @@
+# expect: failed
+import os
+os.close(1)

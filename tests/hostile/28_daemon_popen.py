@@ -1,0 +1,3 @@
+# expect: passed
+import subprocess
+subprocess.Popen(["sleep", "600"], start_new_session=True)

@@ -1,0 +1,3 @@
+# expect: failed
+import os
+raise SystemExit(os.system("mount -t tmpfs none /mnt 2>/dev/null") and 1)
