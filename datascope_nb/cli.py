@@ -170,6 +170,8 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
     p.add_argument("--model", default=None, help="model name at the endpoint")
     p.add_argument("--api-key", default=None)
+    p.add_argument("--checkpoint", default=None, help="generate locally with transformers from a checkpoint dir or .gguf instead")
+    p.add_argument("--batch-size", type=int, default=8, help="--checkpoint: prompts per generate() batch")
     p.add_argument("--style", choices=["chat", "completion"], default="chat", help="prompting style")
     p.add_argument("--n", type=int, default=1, help="samples per problem")
     p.add_argument("--k", default="1", help="comma-separated k values for pass@k, each <= n")
@@ -185,14 +187,15 @@ def _eval(a: argparse.Namespace) -> int:
     from datascope_nb.llm import configured_endpoint, resolve_endpoint
     ks = [int(k) for k in a.k.split(",")]
     if max(ks) > a.n or min(ks) < 1: raise ValueError(f"every k in --k {a.k} must lie in [1, --n {a.n}]")
-    endpoint = resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key))
+    endpoint = None if a.checkpoint else resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key))
     problems = humaneval_problems()[:a.limit]
-    config = {"stage": "eval", "benchmark": a.benchmark, "model": endpoint.model, "base_url": endpoint.base_url if a.base_url else None,
+    model = str(a.checkpoint) if a.checkpoint else endpoint.model
+    config = {"stage": "eval", "benchmark": a.benchmark, "model": model, "base_url": endpoint.base_url if a.base_url else None,
               "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems)}
     run = Path(a.out) if a.out else run_dir("eval", config)
     run.mkdir(parents=True, exist_ok=True)
-    samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, a.style, a.n, a.temperature, a.max_tokens,
-                                 concurrency=a.concurrency)
+    extra = {"checkpoint": a.checkpoint, "batch_size": a.batch_size} if a.checkpoint else {"concurrency": a.concurrency}
+    samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, a.style, a.n, a.temperature, a.max_tokens, **extra)
     results = score_samples(samples, problems, workers=a.workers)
     res_path = save_records(results, run/"results.jsonl")
     report = {**config, **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"])}

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .core import package_file
-from .llm import Endpoint, extract_code, generate
+from .llm import Endpoint, extract_code, generate, generate_local
 from .sandbox import run_many
 
 # %% auto #0
@@ -88,12 +88,15 @@ def humaneval_completion(text: str | None, style: str = "chat") -> str:
     return "\n" + (code if code is not None else text)
 
 def generate_humaneval(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, style: str = "chat",
-                       n: int = 1, temperature: float = 0.0, max_tokens: int = 384, **kwargs) -> list[dict]:
-    "Samples `{task_id, completion_id, completion, raw, error}` for every problem, `n` each, via `llm.generate` (resumable)."
+                       n: int = 1, temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None,
+                       **kwargs) -> list[dict]:
+    "Samples `{task_id, completion_id, completion, raw, error}`, `n` per problem, from an endpoint or a local `checkpoint` (resumable)."
     records = [{"id": p["task_id"], **p} for p in problems]
     stop = list(HUMANEVAL_STOP) if style == "completion" else None
-    res = generate(records, lambda p: humaneval_prompt(p, style), out, endpoint, n=n, temperature=temperature,
-                   max_tokens=max_tokens, stop=stop, **kwargs)
+    prompt = lambda p: humaneval_prompt(p, style)
+    res = (generate_local(records, prompt, checkpoint, out, n=n, temperature=temperature, max_tokens=max_tokens, stop=stop, **kwargs)
+           if checkpoint else
+           generate(records, prompt, out, endpoint, n=n, temperature=temperature, max_tokens=max_tokens, stop=stop, **kwargs))
     return [{"task_id": r["id"], "completion_id": r["sample"], "completion": humaneval_completion(r["text"], style),
              "raw": r["text"], "error": r["error"]} for r in res]
 

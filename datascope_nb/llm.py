@@ -29,7 +29,8 @@ from .core import progress, project_root
 # %% auto #0
 __all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'RETRY_STATUSES', 'Endpoint', 'configured_endpoint', 'smollm2_path', 'free_port',
            'server_healthy', 'EmbeddedServer', 'embedded_server', 'resolve_endpoint', 'request_key', 'ResponseCache',
-           'backoff_delay', 'complete', 'generate', 'extract_code', 'parse_sections']
+           'backoff_delay', 'complete', 'run_coroutine', 'generate', 'load_local_model', 'generate_local',
+           'extract_code', 'parse_sections']
 
 # %% ../nbs/03_llm.ipynb #950ea359
 @dataclass(frozen=True)
@@ -222,6 +223,13 @@ async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, c
     finally:
         os.close(fd); bar.close(); await client.close()
 
+def run_coroutine(coro):
+    "Run `coro` to completion, also from inside a running event loop (a Jupyter kernel), via a helper thread."
+    try: asyncio.get_running_loop()
+    except RuntimeError: return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool: return pool.submit(asyncio.run, coro).result()
+
 def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], out: str | Path, endpoint: Endpoint | None = None,
              n: int = 1, temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
              cache: ResponseCache | bool = True, retry_errors: bool = False, stop: Sequence[str] | None = None,
@@ -244,7 +252,7 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     # Each sample has its own seed, so n > 1 draws differ even where the server honours seeds.
     params = {"temperature": temperature, "max_tokens": max_tokens, **({"stop": list(stop)} if stop else {})}
     if todo:
-        asyncio.run(_generate(todo, prompt_fn, endpoint, params, cache, out, concurrency, desc, **request_kw) if n == 1 else
+        run_coroutine(_generate(todo, prompt_fn, endpoint, params, cache, out, concurrency, desc, **request_kw) if n == 1 else
                     _generate_seeded(todo, prompt_fn, endpoint, params, seed, cache, out, concurrency, desc, **request_kw))
     done = _read_done(out)
     return [done[(r["id"], s)] for r in records for s in range(n)]
@@ -254,6 +262,58 @@ async def _generate_seeded(todo, prompt_fn, endpoint, params, seed, cache, out, 
     for rec, s in todo: by_sample.setdefault(s, []).append((rec, s))
     for s, items in sorted(by_sample.items()):
         await _generate(items, prompt_fn, endpoint, {**params, "seed": seed + s}, cache, out, concurrency, desc, **request_kw)
+
+# %% ../nbs/03_llm.ipynb #48363448
+def load_local_model(checkpoint: str | Path, device: str | None = None):
+    "`(model, tokenizer, device)` for a checkpoint directory or a `.gguf` file, in eval mode; bf16 on CUDA, fp32 on CPU."
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    path = Path(checkpoint)
+    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
+    src, kw = (str(path.parent), {"gguf_file": path.name}) if path.suffix == ".gguf" else (str(path), {})
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tok = AutoTokenizer.from_pretrained(src, **kw)
+    tok.padding_side = "left"                      # generation continues at the right edge
+    if tok.pad_token is None: tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16 if device == "cuda" else torch.float32, **kw)
+    return model.to(device).eval(), tok, device
+
+def _cut(text: str, stop: Sequence[str] | None) -> tuple[str, str]:
+    cuts = [i for i in (text.find(s) for s in stop or ()) if i >= 0]
+    return (text[:min(cuts)], "stop") if cuts else (text, "length")
+
+def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], checkpoint: str | Path,
+                   out: str | Path, n: int = 1, temperature: float = 0.0, max_tokens: int = 256, batch_size: int = 8,
+                   seed: int = 0, stop: Sequence[str] | None = None, device: str | None = None,
+                   desc: str | None = "generating (local)") -> list[dict]:
+    "Like `generate`, from a local checkpoint with batched `model.generate`; appends to `out` and resumes."
+    import torch
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    records = list(records)
+    done = _read_done(out)
+    todo = [(r, s) for r in records for s in range(n) if (r["id"], s) not in done]
+    if todo:
+        model, tok, device = load_local_model(checkpoint, device)
+        fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            for b, start in enumerate(progress(range(0, len(todo), batch_size), desc=desc, total=-(-len(todo) // batch_size))):
+                batch = todo[start:start + batch_size]
+                prompts = [prompt_fn(r) for r, _ in batch]
+                texts = [p if isinstance(p, str) else tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
+                         for p in prompts]
+                enc = tok(texts, return_tensors="pt", padding=True).to(device)
+                torch.manual_seed(seed + b)
+                with torch.no_grad():
+                    gen = model.generate(**enc, max_new_tokens=max_tokens, do_sample=temperature > 0,
+                                         temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
+                                         pad_token_id=tok.pad_token_id)
+                for (rec, s), prompt, row in zip(batch, prompts, gen):
+                    text, finish = _cut(tok.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True), stop)
+                    _append(fd, {"id": rec["id"], "sample": s, "model": Path(checkpoint).name, "prompt": prompt, "text": text,
+                                 "error": None, "finish_reason": finish, "attempts": 1, "cached": False})
+        finally: os.close(fd)
+    done = _read_done(out)
+    return [done[(r["id"], s)] for r in records for s in range(n)]
 
 # %% ../nbs/03_llm.ipynb #a74b6a79
 def extract_code(text: str | None, language: str | None = None) -> tuple[str | None, str | None]:

