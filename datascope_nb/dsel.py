@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .apis import LANGUAGES, code_length, extract_apis, record_code
+from .apis import annotate_apis, code_length, record_code
 from .core import progress, record_seed
 from .embed import embed_texts
 
@@ -38,8 +38,7 @@ def record_apis(rec: dict) -> list[str]:
     if "apis" in rec: return list(rec["apis"])
     meta = rec.get("meta")
     if isinstance(meta, dict) and "apis" in meta: return list(meta["apis"])
-    code, lang = record_code(rec)
-    return extract_apis(code, lang)["apis"] if lang in LANGUAGES else []
+    return next(iter(annotate_apis([rec])))["apis"]
 
 def record_length(rec: dict | numbers.Real) -> float:
     "Code length in tokens: a number as is, a record's `length` field, else `code_length` of its code."
@@ -208,9 +207,10 @@ def _dsel(data: SelectionData, k: int, seed: int, bins: int | Sequence[float], m
     rank = data.priority(seed)
     if max_js == 0: return cover(data, k, b, proportional_quotas(counts, k), rank)
     free = cover(data, k, b, counts, rank)
-    targets = bin_targets(counts, k, np.bincount(b[free], minlength=len(counts)), max_js)
+    free_hist = np.bincount(b[free], minlength=len(counts))
+    targets = bin_targets(counts, k, free_hist, max_js)
     # If the free allocation is already within budget, the targeted pass would repeat it exactly.
-    return free if np.array_equal(targets, np.bincount(b[free], minlength=len(counts))) else cover(data, k, b, targets, rank)
+    return free if np.array_equal(targets, free_hist) else cover(data, k, b, targets, rank)
 
 # %% ../nbs/02_dsel.ipynb #2e3117ee
 def greedy_cover_plain(data: SelectionData, k: int, b: np.ndarray, caps: np.ndarray, rank: np.ndarray) -> list[int]:

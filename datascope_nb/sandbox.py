@@ -48,23 +48,28 @@ def _prlimit(limits: list[tuple[str, int]]) -> list[str]:
     # util-linux `prlimit` sets the limits and execs the rest: no `preexec_fn`, which is unsafe in threaded callers.
     return ["prlimit", *(f"--{name}={value}" for name, value in limits), "--"]
 
-# The shell stays PID 1 of the new namespace (signals from inside cannot kill an init), mounts the
-# tmpfs dirs, drops to the slot's uid, and reports the program's status as 128 + signal when killed.
+# The shell stays PID 1 of the new namespace (signals from inside cannot kill an init). It makes
+# /tmp and /var/tmp read-only, mounts the tmpfs dirs, drops to the slot's uid, and reports the
+# program's status as 128 + signal when killed.
 _NS_SCRIPT = """set -e
-size=$1; uid=$2; shift 2
-for d in /tmp /var/tmp /dev/shm; do mount -t tmpfs -o size="$size"m,mode=1777,nosuid,nodev tmpfs "$d"; done
-cd /tmp
+size=$1; uid=$2; work=$3; shift 3
+for d in /tmp /var/tmp; do
+  if [ -d "$d" ]; then mount --bind "$d" "$d"; mount -o remount,bind,ro "$d"; fi
+done
+mount -t tmpfs -o size=8m,mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -t tmpfs -o size="$size"m,mode=1777,nosuid,nodev tmpfs "$work"
+cd "$work"
 set +e
 setpriv --reuid="$uid" --regid="$uid" --clear-groups --no-new-privs -- "$@"
 exit $?
 """
 
-def _command(isolation: str, uid: int, tmpfs_mb: int, limits: list[tuple[str, int]], site_packages: bool) -> list[str]:
+def _command(isolation: str, uid: int, tmpfs_mb: int, limits: list[tuple[str, int]], site_packages: bool, work: Path) -> list[str]:
     # -S skips site-packages: a third of the start-up cost here, for programs that need only the stdlib.
     python = [sys.executable, "-I", *([] if site_packages else ["-S"]), "-"]
     if isolation == "namespaces":
         return [*_prlimit(limits), "unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-                "/bin/sh", "-c", _NS_SCRIPT, "sandbox", str(tmpfs_mb), str(uid), *python]
+                "/bin/sh", "-c", _NS_SCRIPT, "sandbox", str(tmpfs_mb), str(uid), str(work), *python]
     return [*_prlimit(limits), *python]
 
 # %% ../nbs/04_sandbox.ipynb #68c892eb
@@ -119,13 +124,15 @@ def run_untrusted(program: str, timeout: float = 3.0, memory_mb: int = 1024, max
     uid = _UIDS.get()
     host = Path(tempfile.mkdtemp(prefix="datascope-sandbox-"))
     try:
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        work = host/"work"
+        work.mkdir(mode=0o777)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
                "PYTHONHASHSEED": "0", "DATASCOPE_SANDBOX": nonce}
         with open(host/"stdout", "wb") as out, open(host/"stderr", "wb") as err:
             t0 = time.perf_counter()
             proc = subprocess.Popen(_command(isolation, uid, tmpfs_mb, _limits(timeout, memory_mb, max_output_mb, max_procs),
-                                             site_packages),
-                                    stdin=subprocess.PIPE, stdout=out, stderr=err, env=env, cwd=host, start_new_session=True)
+                                             site_packages, work),
+                                    stdin=subprocess.PIPE, stdout=out, stderr=err, env=env, cwd=work, start_new_session=True)
             timed_out = False
             try:
                 proc.stdin.write(source.encode("utf-8", "surrogatepass")); proc.stdin.close()
