@@ -19,14 +19,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 # %% auto #0
 __all__ = ['SFT_FIELDS', 'RAW_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'NONEMPTY', 'ROW_READERS', 'WRITERS', 'MANIFEST',
            'RecordError', 'Skip', 'check_record', 'row_unit', 'read_rows', 'Records', 'load_records', 'project_root',
            'package_file', 'data_sources', 'load_source', 'atomic_write', 'write_jsonl', 'write_json', 'write_parquet',
-           'save_records', 'content_hash', 'config_hash', 'run_dir', 'write_manifest', 'read_manifest', 'record_seed',
-           'record_rng', 'seed_everything', 'is_quiet', 'progress']
+           'save_records', 'content_hash', 'config_hash', 'run_dir', 'write_manifest', 'read_manifest',
+           'check_unique_ids', 'record_seed', 'record_rng', 'seed_everything', 'is_quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #9cb50d55
 SFT_FIELDS: dict[str, type] = {"id": str, "instruction": str, "output": str, "language": str, "source": str}
@@ -334,6 +334,15 @@ def write_manifest(run: str | Path, *, config: Mapping[str, Any], seed: int | No
 def read_manifest(run: str | Path) -> dict:
     "The manifest of a run directory."
     return json.loads((Path(run)/MANIFEST).read_text(encoding="utf-8"))
+
+# %% ../nbs/00_core.ipynb #32a8a83f
+def check_unique_ids(ids: Sequence[Any], why: str = "ids must be unique") -> None:
+    "Raise a `ValueError` naming the first missing id, or the first id two records share (0-based positions), and `why` it matters."
+    seen: dict[Any, int] = {}
+    for i, rid in enumerate(ids):
+        if rid is None or rid == "": raise ValueError(f"record {i} has no id; {why}")
+        if rid in seen: raise ValueError(f"duplicate id {rid!r} at records {seen[rid]} and {i}; {why}")
+        seen[rid] = i
 
 # %% ../nbs/00_core.ipynb #e6ececb3
 def record_seed(seed: int, record_id: str) -> int:

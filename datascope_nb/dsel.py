@@ -20,17 +20,17 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .apis import annotate_apis, code_length, record_code
-from .core import progress, record_seed
+from .core import check_unique_ids, progress, record_seed
 from .embed import embed_texts
 
 # %% auto #0
 __all__ = ['DEFAULT_MAX_JS', 'CoverFn', 'SELECTORS', 'record_apis', 'record_length', 'with_selection_fields', 'api_coverage',
-           'length_edges', 'length_bin', 'js_divergence', 'length_js_divergence', 'SelectionData', 'check_unique_ids',
-           'selection_data', 'budget_size', 'parse_budget', 'round_to_sum', 'proportional_quotas', 'bin_targets',
-           'priority_ranks', 'length_bins_of', 'greedy_cover_plain', 'dsel_greedy_plain', 'greedy_cover_lazy',
-           'dsel_greedy', 'random_selection_data', 'lazy_matches_plain', 'kcenter_greedy', 'random_baseline',
-           'stratified_baseline', 'top_apis_baseline', 'kcenter_baseline', 'full_baseline', 'select_indices', 'select',
-           'dsel_select', 'selection_metrics', 'bench_dsel']
+           'length_edges', 'length_bin', 'js_divergence', 'length_js_divergence', 'SelectionData', 'selection_data',
+           'budget_size', 'parse_budget', 'round_to_sum', 'proportional_quotas', 'bin_targets', 'priority_ranks',
+           'length_bins_of', 'greedy_cover_plain', 'dsel_greedy_plain', 'greedy_cover_lazy', 'dsel_greedy',
+           'random_selection_data', 'lazy_matches_plain', 'kcenter_greedy', 'random_baseline', 'stratified_baseline',
+           'top_apis_baseline', 'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select',
+           'selection_metrics', 'bench_dsel']
 
 # %% ../nbs/02_dsel.ipynb #01f73210
 def record_apis(rec: dict) -> list[str]:
@@ -113,19 +113,11 @@ class SelectionData:
         if seed not in self._ranks: self._ranks[seed] = priority_ranks(self.ids, seed)
         return self._ranks[seed]
 
-def check_unique_ids(ids: Sequence[Any]) -> None:
-    "Raise a `ValueError` naming the first missing id or the first id shared by two records (0-based positions)."
-    seen: dict[Any, int] = {}
-    for i, rid in enumerate(ids):
-        if rid is None or rid == "": raise ValueError(f"record {i} has no id; selection reports subsets by id")
-        if rid in seen: raise ValueError(f"duplicate id {rid!r} at records {seen[rid]} and {i}; ids must be unique to select")
-        seen[rid] = i
-
 def selection_data(records: Sequence[dict]) -> SelectionData:
     "Validate `records` and flatten them (see `with_selection_fields`) into a `SelectionData`."
     if not len(records): raise ValueError("empty dataset: there is nothing to select from")
     ids = [r.get("id") for r in records]
-    check_unique_ids(ids)
+    check_unique_ids(ids, "selection reports subsets by id")
     vocab: dict[str, int] = {}
     api_ids = [sorted({vocab.setdefault(a, len(vocab)) for a in record_apis(r)}) for r in records]
     return SelectionData(ids=[str(i) for i in ids], codes=[record_code(r)[0] for r in records],

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .core import package_file
-from .llm import Endpoint, extract_code, generate, generate_local
+from .llm import Endpoint, cut_at_stop, extract_code, generate, generate_local
 from .sandbox import run_many
 
 # %% auto #0
@@ -82,8 +82,7 @@ def humaneval_completion(text: str | None, style: str = "chat") -> str:
     "The completion to append to the prompt, from a model's reply in `style`."
     text = text or ""
     if style == "completion":
-        cut = min((i for i in (text.find(s) for s in HUMANEVAL_STOP) if i >= 0), default=len(text))
-        return text[:cut]
+        return cut_at_stop(text, HUMANEVAL_STOP)[0]
     code, _ = extract_code(text, "python")
     return "\n" + (code if code is not None else text)
 

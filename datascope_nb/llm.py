@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .apis import FENCE_RE
-from .core import progress, project_root
+from .core import check_unique_ids, progress, project_root, write_jsonl
 
 # %% auto #0
 __all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'RETRY_STATUSES', 'Endpoint', 'configured_endpoint', 'smollm2_path', 'free_port',
            'server_healthy', 'EmbeddedServer', 'embedded_server', 'resolve_endpoint', 'request_key', 'ResponseCache',
-           'backoff_delay', 'complete', 'run_coroutine', 'generate', 'load_local_model', 'generate_local',
-           'extract_code', 'parse_sections']
+           'backoff_delay', 'complete', 'run_coroutine', 'generate', 'load_local_model', 'cut_at_stop',
+           'generate_local', 'extract_code', 'parse_sections']
 
 # %% ../nbs/03_llm.ipynb #950ea359
 @dataclass(frozen=True)
@@ -237,31 +237,24 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     "Ask for `n` samples per record, appending results to `out` (resumable); returns all results in (record, sample) order."
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     records = list(records)
-    ids = [r.get("id") for r in records]
-    if len(set(ids)) != len(ids) or None in ids: raise ValueError("generate needs every record to have a unique `id`")
+    check_unique_ids([r.get("id") for r in records], "generate keys its results by (id, sample)")
     endpoint = resolve_endpoint(endpoint)
     # `cache or None` would be wrong: an empty cache has length 0 and so is falsy.
     cache = ResponseCache() if cache is True else (None if cache is False or cache is None else cache)
     done = _read_done(out)
     if retry_errors and any(r["error"] for r in done.values()):
         done = {k: r for k, r in done.items() if not r["error"]}
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()), encoding="utf-8")
-        os.replace(tmp, out)
+        write_jsonl(done.values(), out)
     todo = [(r, s) for r in records for s in range(n) if (r["id"], s) not in done]
-    # Each sample has its own seed, so n > 1 draws differ even where the server honours seeds.
     params = {"temperature": temperature, "max_tokens": max_tokens, **({"stop": list(stop)} if stop else {})}
-    if todo:
-        run_coroutine(_generate(todo, prompt_fn, endpoint, params, cache, out, concurrency, desc, **request_kw) if n == 1 else
-                    _generate_seeded(todo, prompt_fn, endpoint, params, seed, cache, out, concurrency, desc, **request_kw))
+    # Samples go one index at a time; with n > 1 each index has its own seed, so draws differ even where
+    # the server honours seeds.
+    for s in sorted({s for _, s in todo}):
+        group = [(r, t) for r, t in todo if t == s]
+        run_coroutine(_generate(group, prompt_fn, endpoint, {**params, "seed": seed + s} if n > 1 else params, cache, out,
+                                concurrency, desc, **request_kw))
     done = _read_done(out)
     return [done[(r["id"], s)] for r in records for s in range(n)]
-
-async def _generate_seeded(todo, prompt_fn, endpoint, params, seed, cache, out, concurrency, desc, **request_kw) -> None:
-    by_sample: dict[int, list] = {}
-    for rec, s in todo: by_sample.setdefault(s, []).append((rec, s))
-    for s, items in sorted(by_sample.items()):
-        await _generate(items, prompt_fn, endpoint, {**params, "seed": seed + s}, cache, out, concurrency, desc, **request_kw)
 
 # %% ../nbs/03_llm.ipynb #48363448
 def load_local_model(checkpoint: str | Path, device: str | None = None):
@@ -278,7 +271,8 @@ def load_local_model(checkpoint: str | Path, device: str | None = None):
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16 if device == "cuda" else torch.float32, **kw)
     return model.to(device).eval(), tok, device
 
-def _cut(text: str, stop: Sequence[str] | None) -> tuple[str, str]:
+def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, str]:
+    "`text` up to the first of the `stop` strings, and the finish reason: 'stop' if one was found, else 'length'."
     cuts = [i for i in (text.find(s) for s in stop or ()) if i >= 0]
     return (text[:min(cuts)], "stop") if cuts else (text, "length")
 
@@ -308,7 +302,7 @@ def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dic
                                          temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
                                          pad_token_id=tok.pad_token_id)
                 for (rec, s), prompt, row in zip(batch, prompts, gen):
-                    text, finish = _cut(tok.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True), stop)
+                    text, finish = cut_at_stop(tok.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True), stop)
                     _append(fd, {"id": rec["id"], "sample": s, "model": Path(checkpoint).name, "prompt": prompt, "text": text,
                                  "error": None, "finish_reason": finish, "attempts": 1, "cached": False})
         finally: os.close(fd)
