@@ -14,12 +14,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import tokenize
 import warnings
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache
@@ -29,8 +27,8 @@ from statistics import mean, median
 from typing import Callable, Iterable, Sequence
 
 from .apis import record_code
-from .core import (Skip, check_unique_ids, config_hash, load_records, progress, project_root, read_manifest,
-                               record_seed, run_dir, write_json, write_jsonl, write_manifest)
+from .core import (Skip, check_unique_ids, config_hash, load_records, progress, project_root, record_seed, run_dir,
+                               write_json, write_jsonl, write_manifest)
 
 # %% auto #0
 __all__ = ['Linter', 'FAST_ERRORS', 'PYLINT_MESSAGES', 'LINTERS', 'MAX_LINES', 'DIFF_TOKEN', 'NO_NEWLINE', 'REFERENCE',
@@ -478,8 +476,12 @@ def lintseq_dataset(records: Sequence[dict], s: int = 5, seed: int = 0, linter: 
             for job in jobs:
                 save(*_lintseq_chunk(job)); bar.update(len(job[1]))
         else:
+            # Workers get the chunk function by its module path: when this runs in a notebook, the
+            # notebook's own copy lives in a namespace a worker process cannot import.
+            import importlib
+            chunk_fn = importlib.import_module("datascope_nb.lintseq")._lintseq_chunk
             with ProcessPoolExecutor(workers) as pool:
-                pending = {pool.submit(_lintseq_chunk, job): len(job[1]) for job in jobs}
+                pending = {pool.submit(chunk_fn, job): len(job[1]) for job in jobs}
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for f in done: save(*f.result()); bar.update(pending.pop(f))
