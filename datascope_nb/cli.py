@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .core import (RecordError, load_records, progress, project_root, read_manifest, run_dir, save_records,
+from .core import (RecordError, Records, load_records, progress, project_root, read_manifest, run_dir, save_records,
                                write_json, write_manifest)
 
 # %% auto #0
@@ -123,6 +123,13 @@ def _catalogue(a: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #c24993cc
+def _dataset(source: str, kind: str = "sft", mapping: dict | None = None, defaults: dict | None = None) -> Records:
+    "The records of a dataset `source` (lenient: bad rows become skips), or the corpus's docstring->function set for 'corpus'."
+    if source == "corpus":
+        from datascope_nb.corpus import load_corpus
+        return load_corpus(kind="sft")
+    return load_records(source, kind=kind, mapping=mapping or {}, defaults=defaults or {}, strict=False)
+
 def _select_args(p: argparse.ArgumentParser) -> None:
     from datascope_nb.dsel import SELECTORS
     from datascope_nb.embed import EMBEDDERS
@@ -143,10 +150,7 @@ def _select(a: argparse.Namespace) -> int:
     import inspect
     from datascope_nb.dsel import SELECTORS, parse_budget, select_indices, selection_data, selection_metrics, with_selection_fields
     budget = parse_budget(a.budget)
-    if a.source == "corpus":
-        from datascope_nb.corpus import load_corpus
-        recs = load_corpus(kind="sft")
-    else: recs = load_records(a.source, kind=a.kind, mapping=_pairs(a.map), defaults=_pairs(a.default), strict=False)
+    recs = _dataset(a.source, a.kind, _pairs(a.map), _pairs(a.default))
     params = inspect.signature(SELECTORS[a.method]).parameters
     knobs = {k: getattr(a, k) for k in ("bins", "max_js", "embedding") if k in params and getattr(a, k) is not None}
     config = {"stage": "select", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map),
@@ -180,12 +184,8 @@ def _lintseq_args(p: argparse.ArgumentParser) -> None:
 
 def _lintseq(a: argparse.Namespace) -> int:
     from datascope_nb.lintseq import lintseq_dataset, lintseq_stats, load_lintseq
-    if a.source == "corpus":
-        from datascope_nb.corpus import load_corpus
-        recs = load_corpus(kind="sft")
-    else:   # LintSeq's linters are Python's, so a dataset without a language field is taken to be Python
-        defaults = {"language": "python", "source": Path(a.source).name, **_pairs(a.default)}
-        recs = load_records(a.source, kind="sft", mapping=_pairs(a.map), defaults=defaults, strict=False)
+    # LintSeq's linters are Python's, so a dataset without a language field is taken to be Python
+    recs = _dataset(a.source, "sft", _pairs(a.map), {"language": "python", "source": Path(a.source).name, **_pairs(a.default)})
     skipped = recs.skips
     recs = list(recs)[:a.limit]
     run = lintseq_dataset(recs, s=a.paths, seed=a.seed, linter=a.linter, workers=a.workers, root=a.root, max_lines=a.max_lines,
