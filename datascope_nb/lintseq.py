@@ -26,14 +26,14 @@ from random import Random
 from statistics import mean, median
 from typing import Callable, Iterable, Sequence
 
-from .apis import record_code
+from .apis import BUILTINS, record_code
 from .core import (Skip, check_unique_ids, config_hash, load_records, progress, project_root, record_seed, run_dir,
                                write_json, write_jsonl, write_manifest)
 
 # %% auto #0
-__all__ = ['Linter', 'FAST_ERRORS', 'PYLINT_MESSAGES', 'LINTERS', 'MAX_LINES', 'DIFF_TOKEN', 'NO_NEWLINE', 'REFERENCE',
-           'LintError', 'blamed_line', 'fast_lint', 'pylint_lint', 'get_linter', 'linter_name', 'split_lines',
-           'indent_width', 'ProgramUnits', 'program_units', 'children', 'program_problem', 'state_text',
+__all__ = ['Linter', 'FAST_ERRORS', 'PYLINT_MESSAGES', 'LINTERS', 'MAX_LINES', 'LINTSEQ_RULES', 'DIFF_TOKEN', 'NO_NEWLINE',
+           'REFERENCE', 'LintError', 'blamed_line', 'fast_lint', 'pylint_lint', 'get_linter', 'linter_name',
+           'split_lines', 'indent_width', 'ProgramUnits', 'program_units', 'children', 'program_problem', 'state_text',
            'lintseq_sample', 'insertion_edit', 'forward_edits', 'EditError', 'parse_edit', 'apply_edit', 'edit_states',
            'resolve_edits', 'verify_edits', 'lintseq_prompt', 'lintseq_response', 'lintseq_program',
            'lintseq_instruction', 'lintseq_record', 'lintseq_dataset', 'load_lintseq', 'lintseq_stats',
@@ -71,9 +71,20 @@ FAST_ERRORS = frozenset({
     "StringDotFormatMissingArgument", "StringDotFormatMixingAutomatic", "StringDotFormatInvalidFormat",
 })
 
+@cache
+def _pyflakes_checker() -> type:
+    "pyflakes' Checker, with its builtins pinned to `apis.BUILTINS` (once per process)."
+    # pyflakes reads dir(builtins) when imported, and in an IPython kernel that includes get_ipython and
+    # display: the same program linted in a notebook and from the CLI would tolerate different names.
+    # Its Checker takes extra builtins but none away, so the module's set is replaced.
+    import builtins
+    import pyflakes.checker as pc
+    pc.builtin_vars = (pc.builtin_vars - frozenset(dir(builtins))) | BUILTINS
+    return pc.Checker
+
 def fast_lint(source: str) -> list[LintError]:
     "Compiler errors and pyflakes' error classes (`FAST_ERRORS`) in `source`, in-process."
-    from pyflakes.checker import Checker
+    Checker = _pyflakes_checker()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # SyntaxWarnings (invalid escapes, `is` with a literal) are not errors
         try:
@@ -215,6 +226,7 @@ def children(pu: ProgramUnits, alive: Sequence[bool], u: int) -> list[int]:
 
 # %% ../nbs/06_lintseq.ipynb #bf4681e8
 MAX_LINES = 2000
+LINTSEQ_RULES = 2   # part of every run's config: bump it when sampling or linting changes, or stale cached runs are reused
 
 def program_problem(source: str, max_lines: int = MAX_LINES) -> tuple[str, str] | None:
     "None if LintSeq can sample `source`, else `(kind, reason)`: empty, too_long, lone_cr or syntax_error."
@@ -454,7 +466,7 @@ def lintseq_dataset(records: Sequence[dict], s: int = 5, seed: int = 0, linter: 
     records = list(records)
     check_unique_ids([r.get("id") for r in records], "LintSeq seeds each record's paths from its id")
     get_linter(linter)
-    config = {"stage": "lintseq", "s": s, "seed": seed, "linter": linter, "max_lines": max_lines, "chunk_size": chunk_size,
+    config = {"stage": "lintseq", "rules": LINTSEQ_RULES, "s": s, "seed": seed, "linter": linter, "max_lines": max_lines, "chunk_size": chunk_size,
               "records": len(records), "input": _records_hash(records)}
     run = run_dir("lintseq", config, root)
     (run/"parts").mkdir(exist_ok=True)
