@@ -28,12 +28,12 @@ from .sandbox import run_many
 # %% auto #0
 __all__ = ['TASKS', 'DEFAULT_MIX', 'LANGUAGE_NAMES', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES',
            'REQUIRED_KEYS', 'JUDGE_RULES', 'CODEOCEAN_RULES', 'parse_mix', 'task_counts', 'coreset_candidates',
-           'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance', 'mutation_sites', 'inject_bug',
-           'has_examples', 'assign_tasks', 'fence', 'item_information', 'instruction_prompt', 'solution_prompt',
-           'count_sentences', 'solution_language', 'rule_filter', 'record_module', 'doctest_program', 'doctest_outcome',
-           'behaviour_checks', 'judge_prompt', 'parse_judgement', 'judgement_reason', 'pool_example', 'draw_fewshot',
-           'analysis', 'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record', 'codeocean_report',
-           'codeocean_run', 'load_codeocean']
+           'sample_pool', 'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance', 'mutation_sites',
+           'inject_bug', 'has_examples', 'assign_tasks', 'fence', 'item_information', 'instruction_prompt',
+           'solution_prompt', 'count_sentences', 'solution_language', 'rule_filter', 'record_module', 'doctest_program',
+           'doctest_outcome', 'behaviour_checks', 'judge_prompt', 'parse_judgement', 'judgement_reason', 'pool_example',
+           'draw_fewshot', 'analysis', 'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record',
+           'codeocean_report', 'codeocean_run', 'load_codeocean']
 
 # %% ../nbs/07_codeocean.ipynb #a59928a7
 TASKS: tuple[str, ...] = ("generation", "summarisation", "repair", "translation")
@@ -75,13 +75,16 @@ def coreset_candidates(records: Iterable[dict], min_lines: int = 3, max_lines: i
         else: keep.append(r)
     return keep, skips
 
+def sample_pool(records: Sequence[dict], pool: int | None, seed: int = 0) -> list[dict]:
+    "A seeded random `pool` of `records`, in their original order (all of them when `pool` is None or not smaller)."
+    records = list(records)
+    if pool is None or pool >= len(records): return records
+    return [records[i] for i in sorted(random.Random(seed).sample(range(len(records)), pool))]
+
 def codeocean_coreset(records: Sequence[dict], k: int, seed: int = 0, embedder: str = "minilm",
                       pool: int | None = None) -> tuple[list[dict], np.ndarray]:
     "The `k` records KCenterGreedy picks over the code embeddings, in pick order, and the coverage radius after each pick."
-    records = list(records)
-    if pool is not None and pool < len(records):
-        idx = sorted(random.Random(seed).sample(range(len(records)), pool))
-        records = [records[i] for i in idx]
+    records = sample_pool(records, pool, seed)
     if not 0 < k <= len(records): raise ValueError(f"k={k} must lie in [1, {len(records)}] (the candidate pool)")
     x = embed_texts([r["code"] for r in records], embedder, seed=seed)
     picks, radii = kcenter_greedy(x, k, seed=seed)
@@ -532,7 +535,8 @@ def codeocean_run(records: Sequence[dict], n: int = 40, mix: Mapping[str, float]
     items, notes = assign_tasks(picked, mix, seed)
     items = codeocean_generate(items, run, endpoint, seed, round_size, workers=workers, discriminator=discriminator)
     accepted = decontaminate([it for it in items if it["stage"] == "accepted"], references, threshold, embedder, seed)
-    items = [next((a for a in accepted if a["id"] == it["id"]), it) for it in items]
+    decontaminated = {a["id"]: a for a in accepted}
+    items = [decontaminated.get(it["id"], it) for it in items]
     save_records(items, run/"candidates.jsonl")
     out = save_records([alpaca_record(it) for it in items if it["stage"] == "accepted"], run/"codeocean.jsonl")
     write_json({**codeocean_report(items, notes), "coverage_radius": [float(r) for r in radii]}, run/"report.json")
