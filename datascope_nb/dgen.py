@@ -425,7 +425,9 @@ def funnel_counts(items: Sequence[dict]) -> dict[str, dict[str, int]]:
 def dgen_report(items: Sequence[dict], catalogue: Sequence[dict]) -> dict:
     "The run's numbers: funnel, reasons, API fraction, catalogue coverage, keywords."
     accepted = [it for it in items if it["stage"] == "accepted"]
-    reasons = Counter(f"{it['stage']}: {re.sub(r'[0-9]+', 'N', it['reason'].split(':')[0])}" for it in items if it["stage"] != "accepted")
+    # Reasons name APIs and line numbers; the report counts their kinds.
+    kind = lambda it: "missing APIs" if it["stage"] == "api_usage" else re.sub(r"[0-9]+", "N", it["reason"].split(":")[0])[:80]
+    reasons = Counter(f"{it['stage']}: {kind(it)}" for it in items if it["stage"] != "accepted")
     fractions = [it["api_fraction"] for it in items if "api_fraction" in it]
     size = len(catalogue)
     return {"items": len(items), "accepted": len(accepted), "funnel": funnel_counts(items),

@@ -1,4 +1,4 @@
-"HumanEval scoring in the sandbox: every canonical solution passes, every stub fails, and pass@k is the unbiased estimator."
+"HumanEval and Bench scoring in the sandbox: references pass, stubs fail, pass@k is the unbiased estimator, and the CLI runs both."
 import json
 import math
 import subprocess
@@ -59,3 +59,40 @@ def test_local_checkpoint_generation_resumes(tmp_path):
     first = generate_local(recs[:1], prompt, smollm2_path(), tmp_path / "out.jsonl", max_tokens=6, desc=None)
     both = generate_local(recs, prompt, smollm2_path(), tmp_path / "out.jsonl", max_tokens=6, desc=None)
     assert both[0] == first[0] and both[1]["text"] and len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+
+
+def _bench_runs(problems, completion):
+    from datascope_nb.evaluate import score_bench
+    return score_bench([{"task_id": p["task_id"], "completion": completion(p)} for p in problems], problems, desc=None)
+
+
+def test_bench_has_150_problems_across_three_libraries_and_a_sample_checks_out():
+    from datascope_nb.evaluate import BENCH_LIBRARIES, load_bench
+    bench = load_bench()
+    by_lib = {lib: [p for p in bench if p["library"] == lib] for lib in BENCH_LIBRARIES}
+    assert len(bench) >= 150 and all(by_lib.values()), {k: len(v) for k, v in by_lib.items()}
+    assert len({p["task_id"] for p in bench}) == len(bench)
+    sample = [p for ps in by_lib.values() for p in ps[:8]]
+    assert {r["status"] for r in _bench_runs(sample, lambda p: p["reference"])} == {"passed"}
+    assert {r["status"] for r in _bench_runs(sample, lambda p: "def solution():\n    return None\n")} == {"failed"}
+
+
+@pytest.mark.slow
+def test_every_bench_reference_passes_its_own_test_and_return_none_fails_every_test():
+    from datascope_nb.evaluate import load_bench
+    bench = load_bench()
+    own = _bench_runs(bench, lambda p: p["reference"])
+    assert [p["task_id"] for p, r in zip(bench, own) if r["status"] != "passed"] == []
+    none = _bench_runs(bench, lambda p: "def solution():\n    return None\n")
+    assert [p["task_id"] for p, r in zip(bench, none) if r["status"] != "failed"] == []
+
+
+def test_cli_eval_bench_with_the_embedded_model(tmp_path):
+    out = subprocess.run([str(BIN/"datascope"), "eval", "bench", "--limit", "2", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    assert report["problems"] == 6 and set(report["by_library"]) == {"numpy", "pandas", "matplotlib"}
+    for lib in report["by_library"].values():
+        assert 0.0 <= lib["pass@1"] <= 1.0 and 0.0 <= lib["codebleu"] <= 1.0
+    assert len((tmp_path/"results.jsonl").read_text().splitlines()) == 6
