@@ -17,7 +17,7 @@ from .apis import extract_apis, parse_code, syntax_error
 from .catalogue import load_catalogue
 from .core import Skip, config_hash, record_rng, run_dir, save_records, write_json, write_manifest
 from .llm import Endpoint, extract_code, generate, parse_sections, resolve_endpoint
-from .sandbox import run_many
+from .sandbox import last_stderr_line, run_many
 
 # %% auto #0
 __all__ = ['LEVELS', 'KEYWORD_WEIGHTS', 'COMPOUND', 'TERMINAL', 'HEADERS', 'PLACEHOLDERS', 'DGEN_SYSTEM', 'DGEN_PROMPTS',
@@ -387,8 +387,7 @@ def dgen_funnel(items: Sequence[dict], catalogue: Sequence[dict] = (), min_api_f
     executed = []
     for it, r in zip(runnable, runs):
         if r["status"] != "passed":
-            last = (r["stderr"].strip().splitlines() or [""])[-1][:300]
-            executed.append(_reject(it, "execution", f"{r['status']}: {last}"))
+            executed.append(_reject(it, "execution", f"{r['status']}: {last_stderr_line(r)}"))
         else: executed.append({**it, "called": r["stdout"].rstrip().endswith("called")})
     ok = [it for it in executed if "stage" not in it]
     dups = dict(zip([it["id"] for it in ok], dedup(ok, dedup_threshold)))

@@ -22,7 +22,7 @@ import numpy as np
 from .core import package_file, project_root, read_rows, save_records, write_json, write_jsonl, write_manifest
 from .lintseq import lintseq_program, lintseq_prompt
 from .llm import Endpoint, cut_at_stop, extract_code, generate, generate_local
-from .sandbox import run_many
+from .sandbox import last_stderr_line, run_many
 
 # %% auto #0
 __all__ = ['HUMANEVAL_STOP', 'HUMANEVAL_STYLES', 'BENCH_LIBRARIES', 'BENCH_PREAMBLE', 'BENCH_MODULES', 'BENCH_OPTIONS',
@@ -288,18 +288,16 @@ def bench_candidates(library: str, per_doc: int = 3) -> list[dict]:
                 seen.add((p["setup"], p["expression"])); out.append(p)
     return out
 
-def _last_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[-1][:300]
 
 def validate_bench(problems: Sequence[dict], workers: int = 2, timeout: float = 10.0) -> tuple[list[dict], list[dict]]:
     "`(kept, dropped)`: a problem is kept if its reference matches the documentation and passes its own hidden test."
     kw = dict(workers=workers, timeout=timeout, memory_mb=2048)
     docs = run_many([reference_check_program(p) for p in problems], desc="Bench: references vs docs", **kw)
     ok = [p for p, r in zip(problems, docs) if r["status"] == "passed"]
-    dropped = [{"task_id": p["task_id"], "api": p["api"], "reason": f"docs:{r['status']}: {_last_line(r['stderr'])}"}
+    dropped = [{"task_id": p["task_id"], "api": p["api"], "reason": f"docs:{r['status']}: {last_stderr_line(r)}"}
                for p, r in zip(problems, docs) if r["status"] != "passed"]
     own = run_many([bench_program(p, p["reference"]) for p in ok], desc="Bench: own tests", **kw)
-    dropped += [{"task_id": p["task_id"], "api": p["api"], "reason": f"own_test:{r['status']}: {_last_line(r['stderr'])}"}
+    dropped += [{"task_id": p["task_id"], "api": p["api"], "reason": f"own_test:{r['status']}: {last_stderr_line(r)}"}
                 for p, r in zip(ok, own) if r["status"] != "passed"]
     return [p for p, r in zip(ok, own) if r["status"] == "passed"], dropped
 

@@ -24,7 +24,7 @@ from .core import progress
 
 # %% auto #0
 __all__ = ['SANDBOX_UID_BASE', 'SANDBOX_SLOTS', 'STATUSES', 'sandbox_isolation', 'classify', 'run_untrusted', 'run_many',
-           'sandbox_processes']
+           'last_stderr_line', 'sandbox_processes']
 
 # %% ../nbs/04_sandbox.ipynb #dbfa3813
 SANDBOX_UID_BASE = 61000     # uids 61000.. are unused here; one per concurrent run
@@ -166,6 +166,10 @@ def run_many(programs: Iterable[str], workers: int = 2, desc: str | None = "sand
     if not 1 <= workers <= SANDBOX_SLOTS: raise ValueError(f"workers must lie in [1, {SANDBOX_SLOTS}], got {workers}")
     with ThreadPoolExecutor(workers) as pool:
         return list(progress(pool.map(lambda p: run_untrusted(p, **kwargs), programs), desc=desc, total=len(programs)))
+
+def last_stderr_line(result: dict, width: int = 300) -> str:
+    "The last line a run wrote to stderr (usually the exception), cut to `width` characters: the reason recorded for a failure."
+    return (result["stderr"].strip().splitlines() or [""])[-1][:width]
 
 # %% ../nbs/04_sandbox.ipynb #8f4a7a06
 def sandbox_processes() -> list[int]:

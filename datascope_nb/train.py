@@ -25,8 +25,8 @@ __all__ = ['ALPACA_PROMPT', 'IGNORE', 'TRAIN_PRESETS', 'TRAINING_ARTEFACTS', 'PE
            'base_model_dir', 'resolve_model', 'is_lintseq', 'prompt_text', 'add_diff_token', 'tokenize_example',
            'tokenize_records', 'pack_examples', 'collate_packed', 'collate_padded', 'example_losses', 'packed_loss',
            'train_config', 'world_size', 'training_arguments', 'last_checkpoint', 'source_of', 'split_eval',
-           'training_file', 'sft_train', 'plot_training', 'checkpoint_style', 'evaluate_checkpoint', 'peak_flops',
-           'bench_train']
+           'finished_report', 'training_file', 'sft_train', 'plot_training', 'checkpoint_style', 'evaluate_checkpoint',
+           'peak_flops', 'bench_train']
 
 # %% ../nbs/08_train.ipynb #ffe90241
 def gguf_to_hf(gguf: str | Path, out: str | Path) -> Path:
@@ -180,11 +180,11 @@ TRAIN_PRESETS: dict[str, dict] = {
     "cpu-smoke": {"max_len": 256, "batch_size": 4, "global_batch": 4, "max_steps": 10, "epochs": 1, "lr": 1e-4,
                   "schedule": "cosine", "warmup": 0.1, "weight_decay": 0.0, "eval_size": 8, "eval_steps": 5, "save_steps": 5,
                   "logging_steps": 1, "limit": 96, "gradient_checkpointing": False, "bf16": False, "save_total_limit": 2,
-                  "eval_limit": 2, "eval_max_tokens": 256},
+                  "eval_limit": 2, "eval_max_tokens": 256, "keep_checkpoints": False},
     "gpu": {"max_len": 2048, "batch_size": 8, "global_batch": 32, "max_steps": -1, "epochs": 2, "lr": 5e-5,
             "schedule": "cosine", "warmup": 0.03, "weight_decay": 0.0, "eval_size": 256, "eval_steps": 100, "save_steps": 200,
             "logging_steps": 10, "limit": None, "gradient_checkpointing": True, "bf16": True, "save_total_limit": 2,
-            "eval_limit": None, "eval_max_tokens": 512},
+            "eval_limit": None, "eval_max_tokens": 512, "keep_checkpoints": False},
 }
 
 def train_config(preset: str = "cpu-smoke", **overrides) -> dict:
@@ -241,6 +241,13 @@ def _loss_curve(history: Sequence[dict]) -> tuple[list[list[float]], list[list[f
     evals = {h["step"]: h["eval_loss"] for h in history if "eval_loss" in h}   # the closing evaluate() repeats the last step
     return train, [[k, v] for k, v in evals.items()]
 
+def finished_report(out: str | Path, cfg: dict, seed: int, model: str) -> dict | None:
+    "The report of a finished run in `out` with this configuration, seed and model; None if there is none."
+    path = Path(out)/"train_report.json"
+    if not path.exists() or not (Path(out)/"final"/"config.json").exists(): return None
+    report = json.loads(path.read_text())
+    return report if (report["config"], report["seed"], report["model"]) == (cfg, seed, model) else None
+
 def _save_final(trainer, out: Path) -> Path:
     final, tmp = out/"final", out/"final.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -266,6 +273,7 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, set_seed
     cfg = train_config(preset, **overrides)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    if (done := finished_report(out, cfg, seed, resolve_model(model))) is not None: return done
     records = list(records)[:cfg["limit"]] if cfg["limit"] else list(records)
     check_unique_ids([r.get("id") for r in records], "training examples are split and packed by id")
     set_seed(seed)
@@ -304,6 +312,8 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
         write_manifest(out, config={"stage": "train", **report["config"], "model": src, "preset": preset}, seed=seed,
                        artefacts=[rep, final/"config.json"], kept=len(train_ex) + len(eval_ex),
                        skips=[*prior_skips, *skips, *eval_skips])
+        if not cfg["keep_checkpoints"]:
+            for d in out.glob("checkpoint-*"): shutil.rmtree(d, ignore_errors=True)
     return report
 
 # %% ../nbs/08_train.ipynb #0d64e467

@@ -105,6 +105,9 @@ def test_killed_train_resumes_to_the_uninterrupted_run(corpus_file, small_model,
     assert read_manifest(killed)["counts"]["kept"] == a["train_examples"] + a["eval_examples"]
     summary = json.loads(done.stdout[done.stdout.rindex('{\n  "out"'):])        # the Trainer's own log lines come first
     assert summary["final"] == str(killed/"final") and summary["resumed_from"] == b["resumed_from"]
+    assert not list(killed.glob("checkpoint-*"))                 # a finished run keeps final/ and drops its checkpoints
+    again = subprocess.run(_train_cmd(corpus_file, small_model, whole), check=True, env=_quiet_env(), capture_output=True, text=True)
+    assert json.loads((whole/"train_report.json").read_text()) == a and "'loss'" not in again.stdout   # done: not retrained
 
 
 def test_trained_checkpoint_reloads_and_is_evaluated(corpus_file, small_model, tmp_path):
