@@ -50,7 +50,7 @@ bench: install
 	$(BIN)/datascope bench sandbox
 	$(BIN)/datascope bench lintseq
 	$(BIN)/datascope bench kcenter
-	$(BIN)/datascope bench train
+	$(BIN)/datascope bench train --repeats 3
 
 # Real non-Python code for the corpus: the JDK's and Go's sources from Debian, and npm packages.
 NPM_CORPUS := lodash async moment express commander underscore bluebird chalk yargs uuid jquery acorn esprima d3 ramda \

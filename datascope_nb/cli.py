@@ -340,8 +340,8 @@ def _train(a: argparse.Namespace) -> int:
 def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq", "kcenter", "train"], help="what to benchmark")
     p.add_argument("-n", type=int, default=None, help="apis: corpus functions to time (default 5000); lintseq: programs (default 200); train: examples (400)")
-    p.add_argument("--max-len", type=int, default=512, help="train: packed row length (examples longer are left out)")
-    p.add_argument("--batch-size", type=int, default=4, help="train: rows (packed) or examples (padded) per step")
+    p.add_argument("--max-len", type=int, default=1024, help="train: packed row length (examples longer are left out)")
+    p.add_argument("--batch-size", type=int, default=8, help="train: rows (packed) or examples (padded) per step")
     p.add_argument("--model", default=None, help="train: model to time (default: embedded SmolLM2-135M-Instruct)")
     p.add_argument("--paths", "-s", type=int, default=5, help="lintseq: edit sequences per program")
     p.add_argument("--k", type=int, default=1000, help="kcenter: centres to pick (n is -n, default 50,000, d=384)")
