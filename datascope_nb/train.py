@@ -140,23 +140,24 @@ def pack_examples(examples: Sequence[dict], max_len: int, seed: int = 0, window:
         rows[fit].append(ex); sizes[fit] += n
     return [_join(r) for r in rows]
 
+def _right_padded(items: Sequence[dict], key: str, value: int, length: int) -> list[list[int]]:
+    return [list(x[key]) + [value] * (length - len(x["input_ids"])) for x in items]
+
 def collate_packed(rows: Sequence[dict], pad_id: int) -> dict:
     "Tensors for packed rows, padded at the end by one more restarting segment that carries no loss; no attention mask."
     import torch
     length = max(len(r["input_ids"]) for r in rows)
-    fill = [length - len(r["input_ids"]) for r in rows]
-    return {"input_ids": torch.tensor([r["input_ids"] + [pad_id] * f for r, f in zip(rows, fill)]),
-            "labels": torch.tensor([r["labels"] + [IGNORE] * f for r, f in zip(rows, fill)]),
-            "position_ids": torch.tensor([list(r["position_ids"]) + list(range(f)) for r, f in zip(rows, fill)])}
+    return {"input_ids": torch.tensor(_right_padded(rows, "input_ids", pad_id, length)),
+            "labels": torch.tensor(_right_padded(rows, "labels", IGNORE, length)),
+            "position_ids": torch.tensor([list(r["position_ids"]) + list(range(length - len(r["input_ids"]))) for r in rows])}
 
 def collate_padded(examples: Sequence[dict], pad_id: int) -> dict:
     "Tensors for unpacked examples, right-padded to the longest, with an attention mask: the baseline packing is measured against."
     import torch
     length = max(len(e["input_ids"]) for e in examples)
-    fill = [length - len(e["input_ids"]) for e in examples]
-    return {"input_ids": torch.tensor([e["input_ids"] + [pad_id] * f for e, f in zip(examples, fill)]),
-            "labels": torch.tensor([e["labels"] + [IGNORE] * f for e, f in zip(examples, fill)]),
-            "attention_mask": torch.tensor([[1] * len(e["input_ids"]) + [0] * f for e, f in zip(examples, fill)])}
+    return {"input_ids": torch.tensor(_right_padded(examples, "input_ids", pad_id, length)),
+            "labels": torch.tensor(_right_padded(examples, "labels", IGNORE, length)),
+            "attention_mask": torch.tensor([[1] * len(e["input_ids"]) + [0] * (length - len(e["input_ids"])) for e in examples])}
 
 # %% ../nbs/08_train.ipynb #33ee5e91
 def example_losses(model, examples: Sequence[dict]) -> list[tuple[float, int]]:
