@@ -282,9 +282,7 @@ def _eval(a: argparse.Namespace) -> int:
     bench = a.benchmark == "bench"
     if bench and a.build: print(f"built {ev.build_bench(workers=a.workers)}")
     libraries = a.library.split(",") if a.library else None
-    # Bench's --limit is per library, so a CPU-sized run still sees every library.
-    problems = ([p for lib in (libraries or ev.BENCH_LIBRARIES) for p in ev.load_bench([lib])[:a.limit]] if bench
-                else ev.humaneval_problems()[:a.limit])
+    problems = ev.benchmark_problems(a.benchmark, a.limit, libraries)   # Bench's --limit is per library
     model = str(a.checkpoint) if a.checkpoint else endpoint.model
     config = {"stage": "eval", "benchmark": a.benchmark, "model": model, "base_url": endpoint.base_url if a.base_url else None,
               "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems),

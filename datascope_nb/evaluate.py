@@ -32,7 +32,7 @@ __all__ = ['HUMANEVAL_STOP', 'HUMANEVAL_STYLES', 'BENCH_LIBRARIES', 'BENCH_PREAM
            'docstring_problems', 'bench_program', 'reference_check_program', 'bench_candidates', 'validate_bench',
            'bench_path', 'build_bench', 'load_bench', 'bench_prompt', 'bench_completion', 'generate_bench',
            'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores', 'bench_report',
-           'lintseq_messages', 'run_benchmark']
+           'benchmark_problems', 'lintseq_messages', 'run_benchmark']
 
 # %% ../nbs/09_evaluate.ipynb #f2498dcb
 def humaneval_problems() -> list[dict]:
@@ -397,6 +397,13 @@ def bench_report(problems: Sequence[dict], samples: Sequence[dict], results: Seq
     return out
 
 # %% ../nbs/09_evaluate.ipynb #90b1bfb5
+def benchmark_problems(benchmark: str, limit: int | None = None, libraries: Sequence[str] | None = None) -> list[dict]:
+    "HumanEval's first `limit` problems, or Bench's first `limit` of each library (so a small run still sees every library)."
+    if benchmark == "humaneval": return humaneval_problems()[:limit]
+    if benchmark != "bench": raise ValueError(f"unknown benchmark {benchmark!r}; choose 'humaneval' or 'bench'")
+    rows = load_bench(libraries)
+    return [p for lib in (libraries or BENCH_LIBRARIES) for p in [r for r in rows if r["library"] == lib][:limit]]
+
 def lintseq_messages(messages: list[dict]) -> list[dict]:
     "A chat request in LintSeq's form: the last message's content ends in `<|diff|>`."
     return [*messages[:-1], {**messages[-1], "content": lintseq_prompt(messages[-1]["content"])}]

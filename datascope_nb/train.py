@@ -15,7 +15,7 @@ from random import Random
 from statistics import median
 from typing import Iterable, Sequence
 
-from .core import (Skip, check_unique_ids, config_hash, content_hash, progress, project_root, record_seed, write_json,
+from .core import (Skip, check_unique_ids, content_hash, progress, project_root, record_seed, write_json,
                                write_manifest)
 from .lintseq import DIFF_TOKEN, lintseq_instruction, lintseq_prompt
 from .llm import EMBEDDED_MODEL, smollm2_path
@@ -274,11 +274,11 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, set_seed
     cfg = train_config(preset, **overrides)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if (done := finished_report(out, cfg, seed, resolve_model(model))) is not None: return done
+    src = resolve_model(model)
+    if (done := finished_report(out, cfg, seed, src)) is not None: return done
     records = list(records)[:cfg["limit"]] if cfg["limit"] else list(records)
     check_unique_ids([r.get("id") for r in records], "training examples are split and packed by id")
     set_seed(seed)
-    src = resolve_model(model)
     tok = AutoTokenizer.from_pretrained(src)
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     net = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)   # fp32 master weights; bf16 autocast on GPU
@@ -346,8 +346,7 @@ def evaluate_checkpoint(checkpoint: str | Path, out: str | Path, benchmarks: Seq
     reports = {}
     for bench in benchmarks:
         if bench == "bench" and not ev.bench_path().exists(): continue
-        problems = ([p for lib in ev.BENCH_LIBRARIES for p in ev.load_bench([lib])[:limit]] if bench == "bench"
-                    else ev.humaneval_problems()[:limit])
+        problems = ev.benchmark_problems(bench, limit)
         config = {"stage": "eval", "benchmark": bench, "model": str(checkpoint), "style": style, "n": n, "temperature": temperature,
                   "top_p": top_p, "max_tokens": max_tokens, "problems": len(problems)}
         reports[bench] = ev.run_benchmark(bench, problems, Path(out)/bench, checkpoint=checkpoint, style=style, n=n,
