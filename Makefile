@@ -62,8 +62,8 @@ corpora: install
 	mkdir -p .cache/corpora/npm && cd .cache/corpora/npm && npm install --silent --no-audit --no-fund --ignore-scripts $(NPM_CORPUS)
 	$(BIN)/datascope corpus --languages java javascript go
 
-docs: install
-	$(BIN)/datascope docs --out _docs
+docs: install browser
+	$(BIN)/datascope docs --out _docs --screenshots figures/docs
 
 lab: install
 	$(BIN)/jupyter lab nbs/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)

@@ -63,11 +63,16 @@ def _paper(a: argparse.Namespace) -> int:
 
 def _docs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="site directory (default: _docs)")
+    p.add_argument("--screenshots", default=None, help="also save screenshots of the home page, a chapter and the gallery here (needs chromium)")
 
 def _docs(a: argparse.Namespace) -> int:
-    from datascope_nb.docs import build_docs
+    from datascope_nb.docs import DOCS_SCREENSHOTS, build_docs, chromium_paths, screenshot_pages
     site = build_docs(a.out)
     print(f"docs built: {site/'index.html'}")
+    if a.screenshots and not all(chromium_paths()):
+        print("screenshots skipped: chromium and chromedriver are not installed (make browser)", file=sys.stderr)
+    elif a.screenshots:
+        for name, path in screenshot_pages(site, DOCS_SCREENSHOTS, a.screenshots).items(): print(f"screenshot {name}: {path}")
     return 0
 
 # %% ../nbs/12_cli.ipynb #12dc1b6d

@@ -309,6 +309,8 @@ def run_dir(stage: str, config: Mapping[str, Any], root: str | Path | None = Non
     "The run directory for `stage` under `config`: `<root>/<stage>-<config hash>`, created if needed."
     d = Path(root or project_root()/"runs")/f"{stage}-{config_hash(config)}"
     d.mkdir(parents=True, exist_ok=True)
+    if log := os.environ.get("DATASCOPE_RUN_LOG"):
+        with open(log, "a", encoding="utf-8") as f: f.write(f"{d.resolve()}\n")
     return d
 
 # %% ../nbs/00_core.ipynb #974d3e1d

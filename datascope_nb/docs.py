@@ -5,19 +5,23 @@
 # %% ../nbs/11_docs.ipynb #347ebaa3
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Mapping
 
-from .core import project_root
+from .core import atomic_write, project_root
 
 # %% auto #0
-__all__ = ['frontmatter_to_markdown', 'notebook_title', 'cell_flags', 'execute_notebook', 'quarto_to_plain', 'readme_to_home',
-           'build_docs']
+__all__ = ['DOCS_SCREENSHOTS', 'frontmatter_to_markdown', 'notebook_title', 'cell_flags', 'execute_notebook', 'quarto_to_plain',
+           'readme_to_home', 'gallery_markdown', 'build_docs', 'serve_site', 'chromium_paths', 'headless_chromium',
+           'page_report', 'screenshot_pages']
 
 # %% ../nbs/11_docs.ipynb #cdfc8ec2
 def _frontmatter(cell: dict) -> dict | None:
@@ -104,6 +108,20 @@ def readme_to_home(readme: str, pages: set[str]) -> str:
         return text if text.strip("`") == path else f"{text} (`{path}`)"
     return re.sub(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)", fix, readme)
 
+# %% ../nbs/11_docs.ipynb #0d0f633d
+def gallery_markdown(figures: str | Path) -> str:
+    "The docs gallery: the papers' run summary with site-relative links, then any figure it does not describe."
+    from datascope_nb.paper import FIGURES_MANIFEST, figure_groups, summary_markdown
+    figures = Path(figures)
+    path = figures/FIGURES_MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebooks": {}}
+    md = summary_markdown(manifest, image_prefix="figures/", notebook_prefix="papers/", title="Gallery")
+    described = {n for e in manifest["notebooks"].values() for n in e["figures"]}
+    rest = figure_groups([p.name for p in figures.glob("*.*") if p.name not in described]) if figures.exists() else {}
+    rest = {k: v for k, v in rest.items() if "png" in v and k != FIGURES_MANIFEST.rpartition(".")[0]}
+    if rest: md += "\n## Other figures\n\n" + "\n\n".join(f"### {k}\n\n![{k}](figures/{k}.png)" for k in rest) + "\n"
+    return md
+
 # %% ../nbs/11_docs.ipynb #069ac3cb
 def _mkdocs_config(nav: list, site_dir: Path) -> dict:
     return {
@@ -143,13 +161,80 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
         executed = root/"runs"/"papers"/p.name
         shutil.copy(executed if executed.exists() else p, docs/"papers"/p.name)
         nav_pp.append({notebook_title(p): f"papers/{p.name}"})
-    if (root/"figures").exists(): shutil.copytree(root/"figures", docs/"figures")
+    if (root/"figures").exists():  # the run summary is the gallery page here, and the docs' own screenshots stay out
+        shutil.copytree(root/"figures", docs/"figures", ignore=shutil.ignore_patterns("README.md", "docs"))
     pages = {p.name for p in chapters} | {f"papers/{p.name}" for p in papers}
     (docs/"index.md").write_text(readme_to_home((root/"README.md").read_text(encoding="utf-8"), pages), encoding="utf-8")
-    nav = [{"Home": "index.md"}, {"Chapters": nav_ch}] + ([{"Papers": nav_pp}] if nav_pp else [])
+    (docs/"gallery.md").write_text(gallery_markdown(root/"figures"), encoding="utf-8")
+    nav = [{"Home": "index.md"}, {"Gallery": "gallery.md"}, {"Chapters": nav_ch}] + ([{"Papers": nav_pp}] if nav_pp else [])
     (src/"mkdocs.yml").write_text(yaml.safe_dump(_mkdocs_config(nav, site), sort_keys=False), encoding="utf-8")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--clean", "--quiet", "-f", str(src/"mkdocs.yml")],
                          capture_output=True, text=True, env=env)
     if res.returncode: raise RuntimeError(f"mkdocs build failed:\n{res.stdout}\n{res.stderr}")
     return site
+
+# %% ../nbs/11_docs.ipynb #0be07c3f
+@contextlib.contextmanager
+def serve_site(site: str | Path):
+    "Serve the directory `site` on a free local port for the duration of the block; yields the base URL."
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try: yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally: httpd.shutdown(); httpd.server_close()
+
+def chromium_paths() -> tuple[str | None, str | None]:
+    "Where `chromium` and `chromedriver` are (None where missing; `make browser` installs both)."
+    return shutil.which("chromium"), shutil.which("chromedriver")
+
+def headless_chromium(width: int = 1280, height: int = 1000):
+    "A headless Chromium WebDriver that keeps the browser console log; a clear error if the browser is missing."
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    chromium, driver = chromium_paths()
+    if not (chromium and driver): raise FileNotFoundError("chromium and chromedriver are needed (make browser, or apt-get install chromium chromium-driver)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    # No sandbox (root in a container), no network features: the site is local and offline.
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--window-size={width},{height}"]:
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+# %% ../nbs/11_docs.ipynb #9bf5528e
+_IMAGES_JS = """return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);"""
+
+def page_report(driver, url: str, wait_s: float = 5.0) -> dict:
+    "Open `url` and report its title, console errors, and images (with those that failed to load)."
+    import time
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(url)
+    deadline = time.time() + wait_s  # images load after the document; give them a moment before judging
+    while True:
+        images = driver.execute_script(_IMAGES_JS)
+        if all(ok for _, ok in images) or time.time() > deadline: break
+        time.sleep(0.1)
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return {"url": url, "title": driver.title, "console_errors": errors, "images": len(images),
+            "broken_images": [src for src, ok in images if not ok]}
+
+def screenshot_pages(site: str | Path, pages: Mapping[str, str], out_dir: str | Path, width: int = 1280, height: int = 1000) -> dict[str, Path]:
+    "Save a PNG screenshot of each `{name: page path}` of `site` into `out_dir`; raise if a page has broken images or console errors."
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    driver, out = headless_chromium(width, height), {}
+    try:
+        with serve_site(site) as base:
+            for name, page in pages.items():
+                rep = page_report(driver, f"{base}/{page}")
+                if rep["broken_images"] or rep["console_errors"]: raise RuntimeError(f"{page} does not render cleanly: {rep}")
+                out[name] = out_dir/f"{name}.png"
+                with atomic_write(out[name], "wb", encoding=None) as f: f.write(driver.get_screenshot_as_png())
+    finally: driver.quit()
+    return out
+
+DOCS_SCREENSHOTS: dict[str, str] = {"home": "index.html", "chapter_dsel": "02_dsel.html", "gallery": "gallery.html"}

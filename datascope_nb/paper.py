@@ -6,15 +6,21 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from .core import atomic_write, is_quiet, project_root, write_json
+from .core import MANIFEST, atomic_write, is_quiet, project_root, read_manifest, write_json
 
 # %% auto #0
-__all__ = ['FIGURE_STYLE', 'PRESETS', 'use_figure_style', 'figures_path', 'save_figure', 'papers_dir', 'paper_notebooks',
-           'parse_params', 'PaperError', 'run_paper', 'run_papers', 'format_index']
+__all__ = ['FIGURE_STYLE', 'PRESETS', 'FIGURES_MANIFEST', 'use_figure_style', 'figures_path', 'save_figure', 'papers_dir',
+           'paper_notebooks', 'parse_params', 'PaperError', 'run_paper', 'parameter_defaults', 'run_record',
+           'logged_runs', 'figure_groups', 'record_notebook', 'notebook_section', 'summary_markdown', 'run_papers',
+           'format_index']
 
 # %% ../nbs/10_paper.ipynb #c71fba19
 FIGURE_STYLE: dict[str, Any] = {
@@ -91,19 +97,147 @@ def run_paper(notebook: str | Path, out_dir: str | Path, params: Mapping[str, An
     return out
 
 # %% ../nbs/10_paper.ipynb #ee8dde56
+def parameter_defaults(notebook: str | Path) -> dict[str, Any]:
+    "The defaults assigned in `notebook`'s cell tagged `parameters` (non-literal values as their source text)."
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if "parameters" not in cell.get("metadata", {}).get("tags", []): continue
+        out = {}
+        for node in ast.parse("".join(cell["source"])).body:
+            if not isinstance(node, ast.Assign): continue
+            try: value = ast.literal_eval(node.value)
+            except ValueError: value = ast.unparse(node.value)
+            out.update({t.id: value for t in node.targets if isinstance(t, ast.Name)})
+        return out
+    raise ValueError(f"{Path(notebook).name} has no cell tagged 'parameters' (papermill injects parameters after it)")
+
+# %% ../nbs/10_paper.ipynb #f4e8587b
+def _brief(value: Any, max_items: int = 8) -> Any:
+    if isinstance(value, dict) and len(value) > 3 * max_items: return f"<{len(value)} keys>"
+    if isinstance(value, dict): return {k: _brief(v, max_items) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and len(value) > max_items: return f"<{len(value)} items>"
+    if isinstance(value, str) and len(value) > 120: return value[:117] + "..."
+    return value
+
+def run_record(run: str | Path) -> dict[str, Any]:
+    "What the run summary keeps of a run directory: its name and its manifest's config, seed, version, counts, skips, artefacts."
+    run = Path(run)
+    rec: dict[str, Any] = {"run": run.name}
+    if (run/MANIFEST).exists():
+        m = read_manifest(run)
+        rec.update({k: _brief(m.get(k)) for k in ("created", "version", "seed", "config", "counts", "skip_reasons", "artefacts")})
+    return rec
+
+def logged_runs(log: str | Path) -> list[Path]:
+    "The run directories listed in a `DATASCOPE_RUN_LOG` file, first use first, each once."
+    log = Path(log)
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return [Path(p) for p in dict.fromkeys(l for l in lines if l)]
+
+# %% ../nbs/10_paper.ipynb #c8d0b406
+FIGURES_MANIFEST = "manifest.json"
+
+def _commit(root: Path) -> str | None:
+    "The checked-out commit, with `+changes` when the package sources differ from it; None outside git."
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "nbs", "datascope_nb"], cwd=root).returncode != 0
+    except (OSError, subprocess.CalledProcessError): return None
+    return head + ("+changes" if dirty else "")
+
+def figure_groups(names: list[str]) -> dict[str, list[str]]:
+    "Figure files grouped by stem: `{'a': ['json', 'png', 'svg']}`."
+    out: dict[str, list[str]] = {}
+    for n in sorted(names):
+        stem, _, ext = n.rpartition(".")
+        if stem and ext in ("png", "svg", "json"): out.setdefault(stem, []).append(ext)
+    return out
+
+def record_notebook(figs: str | Path, entry: Mapping[str, Any], notebooks: list[str] | None = None) -> dict:
+    "Set `entry` (one notebook's run) in `figs/manifest.json`, drop notebooks no longer in `notebooks`, and rewrite `figs/README.md`."
+    figs = Path(figs)
+    path = figs/FIGURES_MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebooks": {}}
+    manifest["notebooks"][entry["notebook"]] = dict(entry)
+    if notebooks is not None: manifest["notebooks"] = {k: v for k, v in manifest["notebooks"].items() if k in notebooks}
+    write_json(manifest, path)
+    with atomic_write(figs/"README.md") as f: f.write(summary_markdown(manifest))
+    return manifest
+
+# %% ../nbs/10_paper.ipynb #d46be8dd
+def _value(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+def _run_line(r: Mapping[str, Any]) -> str:
+    if "counts" not in r: return f"- `{r['run']}` (no manifest)"
+    skips = ", ".join(f"{k} {v}" for k, v in (r.get("skip_reasons") or {}).items())
+    counts = r.get("counts") or {}
+    head = f"- `{r['run']}`: kept {counts.get('kept', 0):,}, skipped {counts.get('skipped', 0):,}" + (f" ({skips})" if skips else "")
+    head += f"; seed {r.get('seed')}; version {r.get('version')}; created {r.get('created')}"
+    config = ", ".join(f"{k}={_value(v)}" for k, v in sorted((r.get("config") or {}).items()))
+    return head + (f"  \n  config: {config}" if config else "")
+
+def notebook_section(e: Mapping[str, Any], image_prefix: str = "", notebook_prefix: str = "../nbs/papers/") -> list[str]:
+    "The markdown lines for one notebook's entry in the run summary."
+    name = Path(e["notebook"]).stem
+    out = [f"## {name}", "",
+           f"[`{e['notebook']}`]({notebook_prefix}{e['notebook']}) · preset `{e['preset']}` · {e['seconds']:.0f} s · "
+           f"commit `{e.get('commit')}` · finished {e.get('finished')}", "",
+           "| parameter | value |", "|---|---|"]
+    out += [f"| `{k}` | {_value(v)} |" for k, v in e["parameters"].items()]
+    out += ["", f"Runs ({len(e['runs'])}), with their manifests:" if e["runs"] else "Runs: none (this notebook reads shipped data only).", ""]
+    out += [_run_line(r) for r in e["runs"]]
+    for stem, exts in figure_groups(e["figures"]).items():
+        links = " · ".join(f"[{x.upper()}]({image_prefix}{stem}.{x})" for x in exts)
+        out += ["", f"### {stem}", ""] + ([f"![{stem}]({image_prefix}{stem}.png)", ""] if "png" in exts else []) + [links]
+    return out + [""]
+
+def summary_markdown(manifest: Mapping[str, Any], image_prefix: str = "", notebook_prefix: str = "../nbs/papers/",
+                     title: str = "Figures") -> str:
+    "The run summary: an overview table and, per notebook, parameters, runs with manifests, and figures."
+    entries = sorted(manifest["notebooks"].values(), key=lambda e: e["notebook"])
+    lines = [f"# {title}", "",
+             "Regenerated by `make paper`; do not edit by hand. Each section is one papers notebook: the parameters it ran "
+             "with, the run directories it read or wrote (with their manifests), and its figures as PNG, SVG and the JSON "
+             "of numbers behind them. A re-run at the same seed rewrites the same JSON.", "",
+             "| notebook | preset | seconds | figures | commit |", "|---|---|---:|---|---|"]
+    lines += [f"| [{Path(e['notebook']).stem}](#{Path(e['notebook']).stem}) | {e['preset']} | {e['seconds']:.0f} | "
+              f"{len(figure_groups(e['figures']))} | `{e.get('commit')}` |" for e in entries]
+    lines.append("")
+    for e in entries: lines += notebook_section(e, image_prefix, notebook_prefix)
+    return "\n".join(lines)
+
+# %% ../nbs/10_paper.ipynb #ef6bdd6b
+def _stamps(figs: Path) -> dict[str, int]:
+    "Figure files and their modification times: what changed across a notebook's run is what it (re)wrote."
+    return {p.name: p.stat().st_mtime_ns for p in figs.iterdir() if p.is_file() and p.name not in ("README.md", FIGURES_MANIFEST)}
+
 def run_papers(only: str | None = None, preset: str = "cpu", params: Mapping[str, Any] | None = None,
                out_dir: str | Path | None = None, figures_dir: str | Path | None = None) -> list[dict]:
     "Run papers notebooks (all, or `only`) at `preset` with `params`; return an index of what each regenerated."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose from {PRESETS}")
-    out_dir = Path(out_dir or project_root()/"runs"/"papers")
+    root = project_root()
+    out_dir = Path(out_dir or root/"runs"/"papers")
     figs = figures_path(figures_dir).resolve()
     base = {"preset": preset, **({"figures_dir": str(figs)} if figures_dir else {}), **dict(params or {})}
-    index = []
+    index, every = [], [p.name for p in paper_notebooks()]
     for nb in paper_notebooks(only):
-        t0 = time.time()
-        executed = run_paper(nb, out_dir, base)
-        made = sorted(p.name for p in figs.iterdir() if p.is_file() and p.stat().st_mtime >= t0 - 1)
-        index.append({"notebook": nb.name, "executed": str(executed), "seconds": round(time.time() - t0, 1), "figures": made})
+        t0, before = time.time(), _stamps(figs)
+        log = out_dir/f"{nb.stem}.runs.log"
+        log.parent.mkdir(parents=True, exist_ok=True); log.unlink(missing_ok=True)
+        old, os.environ["DATASCOPE_RUN_LOG"] = os.environ.get("DATASCOPE_RUN_LOG"), str(log)
+        try: executed = run_paper(nb, out_dir, base)
+        finally:
+            if old is None: os.environ.pop("DATASCOPE_RUN_LOG", None)
+            else: os.environ["DATASCOPE_RUN_LOG"] = old
+        made = sorted(n for n, t in _stamps(figs).items() if before.get(n) != t)
+        row = {"notebook": nb.name, "executed": str(executed), "seconds": round(time.time() - t0, 1), "figures": made}
+        index.append(row)
+        shown = {k: v for k, v in {**parameter_defaults(nb), **base}.items() if k != "figures_dir"}
+        record_notebook(figs, {**row, "executed": os.path.relpath(executed, root), "preset": preset, "parameters": shown,
+                               "commit": _commit(root), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                               "runs": [run_record(r) for r in logged_runs(log)]}, every)
     return index
 
 def format_index(index: list[dict]) -> str:
@@ -111,3 +245,6 @@ def format_index(index: list[dict]) -> str:
     lines = [f"{'notebook':<28} {'seconds':>8}  figures"]
     for row in index: lines.append(f"{row['notebook']:<28} {row['seconds']:>8.1f}  {', '.join(row['figures']) or '-'}")
     return "\n".join(lines)
+
+
+

@@ -1,19 +1,16 @@
 "`make docs` builds an offline site that renders in headless Chromium, with no broken internal links."
+import json
 import os
-import shutil
-import threading
-from functools import partial
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from datascope_nb.docs import build_docs
+from datascope_nb.docs import (DOCS_SCREENSHOTS, build_docs, chromium_paths, headless_chromium, page_report,
+                               screenshot_pages, serve_site)
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-if not (CHROMIUM and CHROMEDRIVER):
+if not all(chromium_paths()):
     # `make test` installs Debian's chromium + chromium-driver; in CI a missing browser is a failure, not a skip.
     if os.environ.get("CI"): raise RuntimeError("chromium/chromedriver missing in CI: `make browser` should have installed them")
     pytest.skip("chromium and chromedriver not installed (sudo apt-get install chromium chromium-driver)", allow_module_level=True)
@@ -26,25 +23,12 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(site):
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args): pass
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve_site(site) as base: yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1000"]:
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver = headless_chromium()
     yield driver
     driver.quit()
 
@@ -98,3 +82,38 @@ def test_no_broken_internal_links(site):
             if target.is_dir(): target = target / "index.html"
             if not target.exists(): broken.append(f"{page.relative_to(site)} -> {t}")
     assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+def test_every_page_loads_its_images_without_console_errors(browser, server, site):
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    assert len(pages) >= 20, pages
+    reports = [page_report(browser, f"{server}/{p}") for p in pages]
+    bad = [r for r in reports if r["console_errors"] or r["broken_images"]]
+    assert not bad, "pages that do not render cleanly:\n" + "\n".join(map(str, bad))
+    assert sum(r["images"] for r in reports) > 20, "the figures should appear as images somewhere"
+
+
+def test_gallery_shows_every_summarised_figure(browser, server, root):
+    from selenium.webdriver.common.by import By
+    browser.get(f"{server}/index.html")
+    browser.find_element(By.LINK_TEXT, "Gallery").click()
+    assert browser.current_url.endswith("/gallery.html")
+    manifest = json.loads((root / "figures" / "manifest.json").read_text())
+    pngs = {n for e in manifest["notebooks"].values() for n in e["figures"] if n.endswith(".png")}
+    assert pngs, "figures/manifest.json lists no figures: run `make paper`"
+    rep = page_report(browser, browser.current_url)
+    shown = {img.get_attribute("src").rsplit("/", 1)[-1] for img in browser.find_elements(By.CSS_SELECTOR, "article img")}
+    assert pngs <= shown, f"figures missing from the gallery: {sorted(pngs - shown)}"
+    assert rep["broken_images"] == [] and rep["console_errors"] == []
+    body = browser.find_element(By.TAG_NAME, "article").text
+    assert "Runs" in body and "parameter" in body, "each figure's parameters and manifests are shown"
+
+
+def test_screenshots_show_the_rendered_pages(site, tmp_path):
+    from PIL import Image, ImageStat
+    shots = screenshot_pages(site, DOCS_SCREENSHOTS, tmp_path)
+    assert set(shots) == set(DOCS_SCREENSHOTS)
+    for name, path in shots.items():
+        img = Image.open(path).convert("L")
+        assert img.size == (1280, 1000), (name, img.size)
+        assert ImageStat.Stat(img).stddev[0] > 10, f"{name} screenshot is blank"

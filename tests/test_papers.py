@@ -1,5 +1,6 @@
 "`make paper` regenerates figures reproducibly, and a failing notebook names its cell."
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from datascope_nb.paper import PaperError, run_paper, run_papers
+from datascope_nb.paper import PaperError, paper_notebooks, parameter_defaults, run_paper, run_papers
 
 BIN = Path(sys.executable).parent
 
@@ -19,6 +20,34 @@ def test_data_card_reproduces_the_committed_figure_json(root, tmp_path):
     fresh = (tmp_path / "figs" / "data_card.json").read_text()
     assert fresh == (root / "figures" / "data_card.json").read_text(), "figures/data_card.json is stale: run `make paper`"
     assert json.loads(fresh)["sources"][0]["records"] == 164
+    entry = json.loads((tmp_path / "figs" / "manifest.json").read_text())["notebooks"]["data_card.ipynb"]
+    assert entry["parameters"]["preset"] == "cpu" and entry["figures"] == index[0]["figures"]
+    summary = (tmp_path / "figs" / "README.md").read_text()
+    assert "![data_card](data_card.png)" in summary and "| `seed` | `0` |" in summary
+
+
+def test_every_papers_notebook_takes_the_common_parameters():
+    for nb in paper_notebooks():
+        params = parameter_defaults(nb)  # raises when no cell is tagged `parameters`
+        assert {"preset", "figures_dir", "seed"} <= set(params), f"{nb.name}: {sorted(params)}"
+        assert params["preset"] == "cpu" and params["figures_dir"] is None, nb.name
+
+
+def test_rerun_at_the_same_seed_reproduces_the_figure_json(root, tmp_path):
+    figs = {name: tmp_path / name for name in ("first", "again", "other_seed")}
+    def run(name, seed):
+        run_papers(only="lintseq", params={"limit": 60, "seed": seed}, out_dir=tmp_path / "runs", figures_dir=figs[name])
+        return {p.name: p.read_bytes() for p in sorted(figs[name].glob("lintseq_*.json"))}
+    first = run("first", 3)
+    assert set(first) == {"lintseq_clean.json", "lintseq_shape.json"}
+    # The runs this notebook wrote (not the corpus it read) are deleted, so the re-run recomputes rather than reads back.
+    runs = json.loads((figs["first"] / "manifest.json").read_text())["notebooks"]["lintseq.ipynb"]["runs"]
+    made = [r["run"] for r in runs if r["run"].startswith("lintseq-")]
+    assert made, runs
+    for name in made: shutil.rmtree(root / "runs" / name)
+    assert run("again", 3) == first
+    other = json.loads(run("other_seed", 4)["lintseq_shape.json"])
+    assert other["edits_per_path"] != json.loads(first["lintseq_shape.json"])["edits_per_path"], "the seed should matter"
 
 
 def _notebook(path: Path, *sources: str) -> Path:
