@@ -38,7 +38,7 @@ browser:
 	  else echo "chromium/chromedriver missing: run 'sudo apt-get install chromium chromium-driver'" >&2; fi; fi
 
 test: install browser
-	$(BIN)/nbdev_test --n_workers 2 --skip_folder_re '^(papers|[_.])' $(if $(FLAGS),--flags "$(FLAGS)")
+	$(BIN)/nbdev_test --n_workers 2 --timing --skip_folder_re '^(papers|[_.])' $(if $(FLAGS),--flags "$(FLAGS)")
 	$(BIN)/python -m pytest tests/ -q -ra; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 paper: install

@@ -170,7 +170,7 @@ def _value(v: Any) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 def _run_line(r: Mapping[str, Any]) -> str:
-    if "counts" not in r: return f"- `{r['run']}` (no manifest)"
+    if "counts" not in r: return f"- `{r['run']}` (a cache of vectors or samples; no manifest)"
     skips = ", ".join(f"{k} {v}" for k, v in (r.get("skip_reasons") or {}).items())
     counts = r.get("counts") or {}
     head = f"- `{r['run']}`: kept {counts.get('kept', 0):,}, skipped {counts.get('skipped', 0):,}" + (f" ({skips})" if skips else "")
