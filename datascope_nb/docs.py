@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .core import atomic_write, project_root
 
@@ -97,16 +97,17 @@ def quarto_to_plain(nb: dict) -> dict:
     return nb
 
 # %% ../nbs/11_docs.ipynb #d0ac4aa9
-def readme_to_home(readme: str, pages: set[str]) -> str:
-    "Rewrite README links for the site: `nbs/X.ipynb` to the page `X.ipynb`; other repo files to their path as code."
+def readme_to_home(readme: str, pages: set[str], exists: Callable[[str], bool] = lambda path: True) -> str:
+    "Rewrite README links for the site: `nbs/X.ipynb` to the page `X.ipynb`, the run summary to the gallery, other repo files to code."
     def fix(m: re.Match) -> str:
-        text, target = m.group(1), m.group(2)
+        bang, text, target = m.group(1), m.group(2), m.group(3)
         if re.match(r"^[a-z]+:|^#", target): return m.group(0)
         path, _, frag = target.partition("#")
+        if path == "figures/README.md": return f"[{text}](gallery.md)"
         rel = path[len("nbs/"):] if path.startswith("nbs/") else path
-        if rel in pages or path.startswith("figures/"): return f"[{text}]({rel}{'#' + frag if frag else ''})"
+        if rel in pages or (path.startswith("figures/") and exists(path)): return f"{bang}[{text}]({rel}{'#' + frag if frag else ''})"
         return text if text.strip("`") == path else f"{text} (`{path}`)"
-    return re.sub(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)", fix, readme)
+    return re.sub(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)", fix, readme)
 
 # %% ../nbs/11_docs.ipynb #0d0f633d
 def gallery_markdown(figures: str | Path) -> str:
@@ -161,10 +162,11 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
         executed = root/"runs"/"papers"/p.name
         shutil.copy(executed if executed.exists() else p, docs/"papers"/p.name)
         nav_pp.append({notebook_title(p): f"papers/{p.name}"})
-    if (root/"figures").exists():  # the run summary is the gallery page here, and the docs' own screenshots stay out
-        shutil.copytree(root/"figures", docs/"figures", ignore=shutil.ignore_patterns("README.md", "docs"))
+    if (root/"figures").exists():  # the run summary is rendered as the gallery page instead
+        shutil.copytree(root/"figures", docs/"figures", ignore=shutil.ignore_patterns("README.md"))
     pages = {p.name for p in chapters} | {f"papers/{p.name}" for p in papers}
-    (docs/"index.md").write_text(readme_to_home((root/"README.md").read_text(encoding="utf-8"), pages), encoding="utf-8")
+    home = readme_to_home((root/"README.md").read_text(encoding="utf-8"), pages, exists=lambda path: (docs/path).exists())
+    (docs/"index.md").write_text(home, encoding="utf-8")
     (docs/"gallery.md").write_text(gallery_markdown(root/"figures"), encoding="utf-8")
     nav = [{"Home": "index.md"}, {"Gallery": "gallery.md"}, {"Chapters": nav_ch}] + ([{"Papers": nav_pp}] if nav_pp else [])
     (src/"mkdocs.yml").write_text(yaml.safe_dump(_mkdocs_config(nav, site), sort_keys=False), encoding="utf-8")
