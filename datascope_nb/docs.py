@@ -119,7 +119,7 @@ def gallery_markdown(figures: str | Path) -> str:
     md = summary_markdown(manifest, image_prefix="figures/", notebook_prefix="papers/", title="Gallery")
     described = {n for e in manifest["notebooks"].values() for n in e["figures"]}
     rest = figure_groups([p.name for p in figures.glob("*.*") if p.name not in described]) if figures.exists() else {}
-    rest = {k: v for k, v in rest.items() if "png" in v and k != FIGURES_MANIFEST.rpartition(".")[0]}
+    rest = {k: v for k, v in rest.items() if "png" in v}
     if rest: md += "\n## Other figures\n\n" + "\n\n".join(f"### {k}\n\n![{k}](figures/{k}.png)" for k in rest) + "\n"
     return md
 
