@@ -21,7 +21,7 @@ from .core import atomic_write, project_root
 # %% auto #0
 __all__ = ['DOCS_SCREENSHOTS', 'frontmatter_to_markdown', 'notebook_title', 'cell_flags', 'execute_notebook', 'quarto_to_plain',
            'readme_to_home', 'gallery_markdown', 'build_docs', 'serve_site', 'chromium_paths', 'headless_chromium',
-           'page_report', 'screenshot_pages']
+           'console_errors', 'page_report', 'screenshot_pages']
 
 # %% ../nbs/11_docs.ipynb #cdfc8ec2
 def _frontmatter(cell: dict) -> dict | None:
@@ -112,10 +112,9 @@ def readme_to_home(readme: str, pages: set[str], exists: Callable[[str], bool] =
 # %% ../nbs/11_docs.ipynb #0d0f633d
 def gallery_markdown(figures: str | Path) -> str:
     "The docs gallery: the papers' run summary with site-relative links, then any figure it does not describe."
-    from datascope_nb.paper import FIGURES_MANIFEST, figure_groups, summary_markdown
+    from datascope_nb.paper import figure_groups, read_figures_manifest, summary_markdown
     figures = Path(figures)
-    path = figures/FIGURES_MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebooks": {}}
+    manifest = read_figures_manifest(figures)
     md = summary_markdown(manifest, image_prefix="figures/", notebook_prefix="papers/", title="Gallery")
     described = {n for e in manifest["notebooks"].values() for n in e["figures"]}
     rest = figure_groups([p.name for p in figures.glob("*.*") if p.name not in described]) if figures.exists() else {}
@@ -211,6 +210,10 @@ def headless_chromium(width: int = 1280, height: int = 1000):
 # %% ../nbs/11_docs.ipynb #9bf5528e
 _IMAGES_JS = """return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);"""
 
+def console_errors(driver) -> list[str]:
+    "The browser console's errors since the last call (reading the log empties it)."
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
 def page_report(driver, url: str, wait_s: float = 5.0) -> dict:
     "Open `url` and report its title, console errors, and images (with those that failed to load)."
     import time
@@ -221,8 +224,7 @@ def page_report(driver, url: str, wait_s: float = 5.0) -> dict:
         images = driver.execute_script(_IMAGES_JS)
         if all(ok for _, ok in images) or time.time() > deadline: break
         time.sleep(0.1)
-    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-    return {"url": url, "title": driver.title, "console_errors": errors, "images": len(images),
+    return {"url": url, "title": driver.title, "console_errors": console_errors(driver), "images": len(images),
             "broken_images": [src for src, ok in images if not ok]}
 
 def screenshot_pages(site: str | Path, pages: Mapping[str, str], out_dir: str | Path, width: int = 1280, height: int = 1000) -> dict[str, Path]:

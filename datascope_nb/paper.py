@@ -13,14 +13,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
+from unittest.mock import patch
 
 from .core import MANIFEST, atomic_write, is_quiet, project_root, read_manifest, write_json
 
 # %% auto #0
 __all__ = ['FIGURE_STYLE', 'PRESETS', 'FIGURES_MANIFEST', 'use_figure_style', 'figures_path', 'save_figure', 'papers_dir',
            'paper_notebooks', 'parse_params', 'PaperError', 'run_paper', 'parameter_defaults', 'run_record',
-           'logged_runs', 'figure_groups', 'record_notebook', 'notebook_section', 'summary_markdown', 'run_papers',
-           'format_index']
+           'logged_runs', 'figure_groups', 'read_figures_manifest', 'record_notebook', 'notebook_section',
+           'summary_markdown', 'run_papers', 'format_index']
 
 # %% ../nbs/10_paper.ipynb #c71fba19
 FIGURE_STYLE: dict[str, Any] = {
@@ -153,14 +154,18 @@ def figure_groups(names: list[str]) -> dict[str, list[str]]:
         if stem and ext in ("png", "svg", "json"): out.setdefault(stem, []).append(ext)
     return out
 
+def read_figures_manifest(figs: str | Path) -> dict:
+    "The figures manifest in `figs` (`{'notebooks': {}}` before the first `make paper`)."
+    path = Path(figs)/FIGURES_MANIFEST
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebooks": {}}
+
 def record_notebook(figs: str | Path, entry: Mapping[str, Any], notebooks: list[str] | None = None) -> dict:
     "Set `entry` (one notebook's run) in `figs/manifest.json`, drop notebooks no longer in `notebooks`, and rewrite `figs/README.md`."
     figs = Path(figs)
-    path = figs/FIGURES_MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebooks": {}}
+    manifest = read_figures_manifest(figs)
     manifest["notebooks"][entry["notebook"]] = dict(entry)
     if notebooks is not None: manifest["notebooks"] = {k: v for k, v in manifest["notebooks"].items() if k in notebooks}
-    write_json(manifest, path)
+    write_json(manifest, figs/FIGURES_MANIFEST)
     with atomic_write(figs/"README.md") as f: f.write(summary_markdown(manifest))
     return manifest
 
@@ -226,11 +231,7 @@ def run_papers(only: str | None = None, preset: str = "cpu", params: Mapping[str
         t0, before = time.time(), _stamps(figs)
         log = out_dir/f"{nb.stem}.runs.log"
         log.parent.mkdir(parents=True, exist_ok=True); log.unlink(missing_ok=True)
-        old, os.environ["DATASCOPE_RUN_LOG"] = os.environ.get("DATASCOPE_RUN_LOG"), str(log)
-        try: executed = run_paper(nb, out_dir, base)
-        finally:
-            if old is None: os.environ.pop("DATASCOPE_RUN_LOG", None)
-            else: os.environ["DATASCOPE_RUN_LOG"] = old
+        with patch.dict(os.environ, {"DATASCOPE_RUN_LOG": str(log)}): executed = run_paper(nb, out_dir, base)  # restored after
         made = sorted(n for n, t in _stamps(figs).items() if before.get(n) != t)
         row = {"notebook": nb.name, "executed": str(executed), "seconds": round(time.time() - t0, 1), "figures": made}
         index.append(row)

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from datascope_nb.docs import (DOCS_SCREENSHOTS, build_docs, chromium_paths, headless_chromium, page_report,
+from datascope_nb.docs import (DOCS_SCREENSHOTS, build_docs, chromium_paths, console_errors, headless_chromium, page_report,
                                screenshot_pages, serve_site)
 
 if not all(chromium_paths()):
@@ -33,10 +33,6 @@ def browser():
     driver.quit()
 
 
-def _console_errors(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
 def test_home_page_renders_the_readme_and_navigates(browser, server):
     from selenium.webdriver.common.by import By
     browser.get(f"{server}/index.html")
@@ -45,7 +41,7 @@ def test_home_page_renders_the_readme_and_navigates(browser, server):
     link = browser.find_element(By.LINK_TEXT, "Core: records, I/O, manifests and seeds")
     link.click()
     assert browser.current_url.endswith("/00_core.html")
-    assert _console_errors(browser) == []
+    assert console_errors(browser) == []
 
 
 def test_api_page_renders_reference_and_examples(browser, server):
@@ -56,7 +52,7 @@ def test_api_page_renders_reference_and_examples(browser, server):
     body = browser.find_element(By.TAG_NAME, "article").text
     assert "Load and validate kind records" in body.replace("`", "")
     assert "from typing import List" in body, "the HumanEval example's printed output is rendered"
-    assert _console_errors(browser) == []
+    assert console_errors(browser) == []
 
 
 class _Links(HTMLParser):
