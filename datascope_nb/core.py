@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 __all__ = ['SFT_FIELDS', 'RAW_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'NONEMPTY', 'ROW_READERS', 'WRITERS', 'MANIFEST',
            'RecordError', 'Skip', 'check_record', 'row_unit', 'read_rows', 'Records', 'load_records', 'project_root',
            'package_file', 'data_sources', 'load_source', 'atomic_write', 'write_jsonl', 'write_json', 'write_parquet',
-           'save_records', 'content_hash', 'config_hash', 'run_dir', 'write_manifest', 'read_manifest',
+           'save_records', 'content_hash', 'config_hash', 'runs_home', 'run_dir', 'write_manifest', 'read_manifest',
            'check_unique_ids', 'record_seed', 'record_rng', 'seed_everything', 'is_quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #9cb50d55
@@ -305,9 +305,14 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 # %% ../nbs/00_core.ipynb #16a842d7
+def runs_home() -> Path:
+    "Where runs, executed papers notebooks and caches live: `$DATASCOPE_HOME`, else `<project root>/runs`."
+    home = os.environ.get("DATASCOPE_HOME", "").strip()
+    return Path(home).expanduser().resolve() if home else project_root()/"runs"
+
 def run_dir(stage: str, config: Mapping[str, Any], root: str | Path | None = None) -> Path:
-    "The run directory for `stage` under `config`: `<root>/<stage>-<config hash>`, created if needed."
-    d = Path(root or project_root()/"runs")/f"{stage}-{config_hash(config)}"
+    "The run directory for `stage` under `config`: `<root>/<stage>-<config hash>` (root: `runs_home()`), created if needed."
+    d = Path(root or runs_home())/f"{stage}-{config_hash(config)}"
     d.mkdir(parents=True, exist_ok=True)
     if log := os.environ.get("DATASCOPE_RUN_LOG"):
         with open(log, "a", encoding="utf-8") as f: f.write(f"{d.resolve()}\n")

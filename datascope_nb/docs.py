@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import re
@@ -16,12 +17,13 @@ import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .core import atomic_write, project_root
+from .core import atomic_write, project_root, runs_home
 
 # %% auto #0
-__all__ = ['DOCS_SCREENSHOTS', 'frontmatter_to_markdown', 'notebook_title', 'cell_flags', 'execute_notebook', 'quarto_to_plain',
-           'readme_to_home', 'gallery_markdown', 'build_docs', 'serve_site', 'chromium_paths', 'headless_chromium',
-           'console_errors', 'page_report', 'screenshot_pages']
+__all__ = ['DOCS_SCREENSHOTS', 'frontmatter_to_markdown', 'notebook_title', 'cell_flags', 'execute_notebook', 'widget_text',
+           'widgets_as_text', 'quarto_to_plain', 'readme_to_home', 'gallery_markdown', 'build_docs', 'serve_site',
+           'chromium_paths', 'headless_chromium', 'console_errors', 'requested_urls', 'external_urls', 'page_report',
+           'screenshot_pages']
 
 # %% ../nbs/11_docs.ipynb #cdfc8ec2
 def _frontmatter(cell: dict) -> dict | None:
@@ -78,12 +80,43 @@ def execute_notebook(src: str | Path, dst: str | Path, skip_flags: tuple[str, ..
     write_nb(nb, dst)
     return dst
 
+# %% ../nbs/11_docs.ipynb #acdcc139
+_LABEL_MODELS = {"HTMLModel", "LabelModel", "TextModel"}
+_PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
+
+def widget_text(state: Mapping[str, dict], model_id: str, width: int = 10) -> str | None:
+    "The text the widget `model_id` last showed, from a notebook's saved widget `state`; None for a widget with no text form."
+    model = state.get(model_id)
+    if model is None: return None
+    name, s = model.get("model_name"), model.get("state", {})
+    if name in ("HBoxModel", "VBoxModel"):  # tqdm: [label "desc: 100%", progress, label "n/total [elapsed...]"]
+        parts = [widget_text(state, c.removeprefix("IPY_MODEL_"), width) for c in s.get("children", [])]
+        return ("" if name == "HBoxModel" else "\n").join(p for p in parts if p) or None
+    if name in _LABEL_MODELS:  # tqdm pads with figure spaces (U+2007) so the label keeps its width in a proportional font
+        return html.unescape(re.sub(r"<[^>]*>", "", str(s.get("value", "")))).replace("\u2007", " ")
+    if name in _PROGRESS_MODELS:
+        lo, hi, value = s.get("min", 0), s.get("max", 100), s.get("value", 0)
+        filled = max(0, min(width, round(width * (value - lo) / (hi - lo)))) if hi > lo else width
+        return "|" + "█" * filled + " " * (width - filled) + "|"
+    return None
+
+# %% ../nbs/11_docs.ipynb #297857c9
+def widgets_as_text(nb: dict) -> dict:
+    "Replace each live-widget output with the text its widget last showed, and drop the notebook's widget state (in place)."
+    saved = nb.get("metadata", {}).pop("widgets", {})
+    state = saved.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+            if view and (text := widget_text(state, view.get("model_id", ""))) is not None: out["data"]["text/plain"] = text
+    return nb
+
 # %% ../nbs/11_docs.ipynb #3594b900
 _ATTR = re.compile(r'\{target="_blank"[^}]*\}')
 
 def quarto_to_plain(nb: dict) -> dict:
-    "Strip directive lines, tag `echo: false` cells `remove_input`, drop Pandoc link attributes and widget views (in place)."
-    nb.get("metadata", {}).pop("widgets", None)
+    "Strip directive lines, tag `echo: false` cells `remove_input`, drop Pandoc link attributes, and show widgets as text (in place)."
+    widgets_as_text(nb)
     for cell in nb.get("cells", []):
         if cell["cell_type"] != "code": continue
         src = "".join(cell["source"])
@@ -92,7 +125,6 @@ def quarto_to_plain(nb: dict) -> dict:
         cell["source"] = "\n".join(l for l in src.splitlines() if not l.startswith("#|"))
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            data.pop("application/vnd.jupyter.widget-view+json", None)
             if "text/markdown" in data: data["text/markdown"] = _ATTR.sub("", "".join(data["text/markdown"]))
     return nb
 
@@ -136,12 +168,14 @@ def _mkdocs_config(nav: list, site_dir: Path) -> dict:
     }
 
 # %% ../nbs/11_docs.ipynb #a44283dc
-def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_workers: int = 2) -> Path:
-    "Build the offline docs site from the notebooks into `out`; return the site directory."
+def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_workers: int = 2,
+               executed: str | Path | None = None) -> Path:
+    "Build the offline docs site from the notebooks into `out`, papers from their `executed` copies where present; return the site."
     import yaml
     from nbdev.doclinks import _build_modidx
     from nbdev.serve import proc_nbs
     root = Path(root or project_root())
+    executed = Path(executed or runs_home()/"papers")
     site, src = Path(out or root/"_docs").resolve(), root/"_docs_src"
     docs = src/"docs"  # mkdocs wants its config beside, not inside, the docs directory
     _build_modidx()
@@ -158,8 +192,9 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
         (docs/p.name).write_text(json.dumps(nb), encoding="utf-8")
         nav_ch.append({_title(nb) or p.stem: p.name})
     for p in papers:
-        executed = root/"runs"/"papers"/p.name
-        shutil.copy(executed if executed.exists() else p, docs/"papers"/p.name)
+        shown = executed/p.name if (executed/p.name).exists() else p
+        nb = widgets_as_text(json.loads(shown.read_text(encoding="utf-8")))
+        (docs/"papers"/p.name).write_text(json.dumps(nb), encoding="utf-8")
         nav_pp.append({notebook_title(p): f"papers/{p.name}"})
     if (root/"figures").exists():  # the run summary is rendered as the gallery page instead
         shutil.copytree(root/"figures", docs/"figures", ignore=shutil.ignore_patterns("README.md"))
@@ -193,7 +228,7 @@ def chromium_paths() -> tuple[str | None, str | None]:
     return shutil.which("chromium"), shutil.which("chromedriver")
 
 def headless_chromium(width: int = 1280, height: int = 1000):
-    "A headless Chromium WebDriver that keeps the browser console log; a clear error if the browser is missing."
+    "A headless Chromium WebDriver that keeps the console and network logs; a clear error if the browser is missing."
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     chromium, driver = chromium_paths()
@@ -204,7 +239,7 @@ def headless_chromium(width: int = 1280, height: int = 1000):
     for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--window-size={width},{height}"]:
         opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})  # performance: the network events
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 # %% ../nbs/11_docs.ipynb #9bf5528e
@@ -214,28 +249,39 @@ def console_errors(driver) -> list[str]:
     "The browser console's errors since the last call (reading the log empties it)."
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
+def requested_urls(driver) -> list[str]:
+    "Every URL the browser has requested since the last call, in order (reading the performance log empties it)."
+    events = (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
+    return [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
+
+def external_urls(urls: list[str], base: str) -> list[str]:
+    "The `urls` that leave the site served at `base` (inline `data:`/`blob:`/`about:` URLs stay in the page)."
+    return [u for u in urls if not (u == base or u.startswith(base.rstrip("/") + "/") or u.startswith(("data:", "blob:", "about:")))]
+
 def page_report(driver, url: str, wait_s: float = 5.0) -> dict:
-    "Open `url` and report its title, console errors, and images (with those that failed to load)."
+    "Open `url` and report its title, console errors, images (with those that failed to load) and requests that left the site."
     import time
-    driver.get_log("browser")  # drop what earlier pages logged
+    from urllib.parse import urlsplit
+    driver.get_log("browser"); requested_urls(driver)  # drop what earlier pages logged
     driver.get(url)
     deadline = time.time() + wait_s  # images load after the document; give them a moment before judging
     while True:
         images = driver.execute_script(_IMAGES_JS)
         if all(ok for _, ok in images) or time.time() > deadline: break
         time.sleep(0.1)
+    base = "{0.scheme}://{0.netloc}".format(urlsplit(url))
     return {"url": url, "title": driver.title, "console_errors": console_errors(driver), "images": len(images),
-            "broken_images": [src for src, ok in images if not ok]}
+            "broken_images": [src for src, ok in images if not ok], "external_requests": external_urls(requested_urls(driver), base)}
 
 def screenshot_pages(site: str | Path, pages: Mapping[str, str], out_dir: str | Path, width: int = 1280, height: int = 1000) -> dict[str, Path]:
-    "Save a PNG screenshot of each `{name: page path}` of `site` into `out_dir`; raise if a page has broken images or console errors."
+    "Save a PNG screenshot of each `{name: page path}` of `site` into `out_dir`; raise if a page does not render cleanly or leaves the site."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     driver, out = headless_chromium(width, height), {}
     try:
         with serve_site(site) as base:
             for name, page in pages.items():
                 rep = page_report(driver, f"{base}/{page}")
-                if rep["broken_images"] or rep["console_errors"]: raise RuntimeError(f"{page} does not render cleanly: {rep}")
+                if rep["broken_images"] or rep["console_errors"] or rep["external_requests"]: raise RuntimeError(f"{page} does not render cleanly: {rep}")
                 out[name] = out_dir/f"{name}.png"
                 with atomic_write(out[name], "wb", encoding=None) as f: f.write(driver.get_screenshot_as_png())
     finally: driver.quit()

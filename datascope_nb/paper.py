@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from unittest.mock import patch
 
-from .core import MANIFEST, atomic_write, is_quiet, project_root, read_manifest, write_json
+from .core import MANIFEST, atomic_write, is_quiet, project_root, read_manifest, runs_home, write_json
 
 # %% auto #0
 __all__ = ['FIGURE_STYLE', 'PRESETS', 'FIGURES_MANIFEST', 'use_figure_style', 'figures_path', 'save_figure', 'papers_dir',
@@ -223,7 +223,7 @@ def run_papers(only: str | None = None, preset: str = "cpu", params: Mapping[str
     "Run papers notebooks (all, or `only`) at `preset` with `params`; return an index of what each regenerated."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose from {PRESETS}")
     root = project_root()
-    out_dir = Path(out_dir or root/"runs"/"papers")
+    out_dir = Path(out_dir or runs_home()/"papers")
     figs = figures_path(figures_dir).resolve()
     base = {"preset": preset, **({"figures_dir": str(figs)} if figures_dir else {}), **dict(params or {})}
     index, every = [], [p.name for p in paper_notebooks()]

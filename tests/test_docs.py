@@ -1,14 +1,19 @@
-"`make docs` builds an offline site that renders in headless Chromium, with no broken internal links."
+"""`make docs` builds an offline site that renders in headless Chromium, with no broken internal links and no request
+that leaves the site, also after `make paper` (the README's order): the site is built from a papers notebook executed
+through `make paper`'s own code path, progress bars and all."""
 import json
 import os
+from unittest.mock import patch
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from datascope_nb.core import write_jsonl
 from datascope_nb.docs import (DOCS_SCREENSHOTS, build_docs, chromium_paths, console_errors, headless_chromium, page_report,
-                               screenshot_pages, serve_site)
+                               screenshot_pages, serve_site, widgets_as_text)
+from datascope_nb.paper import run_papers
 
 if not all(chromium_paths()):
     # `make test` installs Debian's chromium + chromium-driver; in CI a missing browser is a failure, not a skip.
@@ -16,9 +21,30 @@ if not all(chromium_paths()):
     pytest.skip("chromium and chromedriver not installed (sudo apt-get install chromium chromium-driver)", allow_module_level=True)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PROGRAMS = ["def add(a, b):\n    total = a + b\n    return total\n",
+            "def clip(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n    return x\n",
+            "def mean(xs):\n    n = 0\n    s = 0\n    for x in xs:\n        n += 1\n        s += x\n    return s / n\n",
+            "def first_word(text):\n    words = text.split()\n    return words[0] if words else ''\n"]
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return build_docs(tmp_path_factory.mktemp("site") / "_docs")
+def executed(tmp_path_factory) -> Path:
+    """papers/lintseq run as `make paper` runs it, into a scratch home (the real runs/ is untouched), with progress bars
+    on as a user sees them (CI would silence them)."""
+    home = tmp_path_factory.mktemp("home")
+    data = write_jsonl([{"id": f"p{i}", "instruction": f"Program {i}.", "output": code, "language": "python", "source": "test"}
+                        for i, code in enumerate(PROGRAMS)], home / "programs.jsonl")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATASCOPE_QUIET")}
+    with patch.dict(os.environ, {**env, "DATASCOPE_HOME": str(home)}, clear=True):
+        run_papers(only="lintseq", params={"data": str(data), "limit": len(PROGRAMS), "s": 2, "example": 0},
+                   figures_dir=home / "figures")
+    return home / "papers"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, executed) -> Path:
+    return build_docs(tmp_path_factory.mktemp("site") / "_docs", executed=executed)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +110,7 @@ def test_every_page_loads_its_images_without_console_errors(browser, server, sit
     pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
     assert len(pages) >= 20, pages
     reports = [page_report(browser, f"{server}/{p}") for p in pages]
-    bad = [r for r in reports if r["console_errors"] or r["broken_images"]]
+    bad = [r for r in reports if r["console_errors"] or r["broken_images"] or r["external_requests"]]
     assert not bad, "pages that do not render cleanly:\n" + "\n".join(map(str, bad))
     assert sum(r["images"] for r in reports) > 20, "the figures should appear as images somewhere"
 
@@ -113,3 +139,30 @@ def test_screenshots_show_the_rendered_pages(site, tmp_path):
         img = Image.open(path).convert("L")
         assert img.size[0] == 1280 and img.size[1] > 600, (name, img.size)  # the viewport: the window less its frame
         assert ImageStat.Stat(img).stddev[0] > 10, f"{name} screenshot is blank"
+
+
+def test_the_executed_papers_page_loads_nothing_from_outside(executed, browser, server):
+    from selenium.webdriver.common.by import By
+    cells = json.loads((executed / "lintseq.ipynb").read_text())["cells"]
+    assert any(WIDGET_VIEW in o.get("data", {}) for c in cells for o in c.get("outputs", [])), \
+        "the executed notebook should hold progress-bar widgets, or this test checks nothing"
+    rep = page_report(browser, f"{server}/papers/lintseq.html")
+    assert rep["external_requests"] == [] and rep["console_errors"] == [] and rep["broken_images"] == [], rep
+    body = browser.find_element(By.TAG_NAME, "article").text
+    assert f"100%|██████████| {len(PROGRAMS)}/{len(PROGRAMS)}" in body, "the finished progress bar is shown as text"
+
+
+def test_the_request_check_catches_a_page_that_leaves_the_site(executed, browser, tmp_path):
+    """The check itself can fail: the executed notebook rendered as before the fix (widgets kept) asks a CDN for the
+    widget manager, and the same notebook with its widgets as text asks for nothing outside."""
+    from mkdocs_jupyter.nbconvert2 import nb2html
+    raw = executed / "lintseq.ipynb"
+    fixed = tmp_path / "fixed.ipynb"
+    fixed.write_text(json.dumps(widgets_as_text(json.loads(raw.read_text()))))
+    for name, nb in (("raw", raw), ("fixed", fixed)):  # as the site's mkdocs-jupyter renders them (no MathJax URL)
+        (tmp_path / f"{name}.html").write_text(nb2html(str(nb), custom_mathjax_url=""))
+    with serve_site(tmp_path) as base:
+        before = page_report(browser, f"{base}/raw.html", wait_s=1)["external_requests"]
+        after = page_report(browser, f"{base}/fixed.html", wait_s=1)["external_requests"]
+    assert any("@jupyter-widgets/html-manager" in u for u in before), before
+    assert after == [], after
