@@ -28,6 +28,22 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
         out[k] = v
     return out
 
+def _cache_args(p: argparse.ArgumentParser, tag: bool = True) -> None:
+    "The options of every command that calls a model: how to use the LLM response cache, and the model's own tag."
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--no-cache", dest="cache_mode", action="store_const", const="no-cache", default=None,
+                   help="read no cached answers (every request goes to the model); still write new ones")
+    g.add_argument("--refresh-cache", dest="cache_mode", action="store_const", const="refresh",
+                   help="ask the model again and overwrite the cached answers")
+    if tag: p.add_argument("--model-tag", default=None, metavar="TEXT",
+                           help="add TEXT (e.g. a training run id) to the model's identity in cache keys and run directories")
+
+def _cache_env(a: argparse.Namespace) -> None:
+    "Hand the cache options to code this command does not call directly (papers notebooks, the trainer's evaluation)."
+    import os
+    if a.cache_mode: os.environ["DATASCOPE_LLM_CACHE"] = a.cache_mode
+    if getattr(a, "model_tag", None): os.environ["DATASCOPE_LLM_MODEL_TAG"] = a.model_tag
+
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a .jsonl(.gz), .json or .parquet file, or an HF datasets directory or name")
     p.add_argument("--kind", choices=["sft", "raw"], default="sft", help="record shape to validate against")
@@ -51,9 +67,11 @@ def _paper_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default=None, help="extra parameters, e.g. 'n=1000 seed=1'")
     p.add_argument("--out", default=None, help="where executed notebooks go (default: runs/papers)")
     p.add_argument("--figures", default=None, help="where figures go (default: figures/)")
+    _cache_args(p)
 
 def _paper(a: argparse.Namespace) -> int:
     from datascope_nb.paper import PaperError, format_index, parse_params, run_papers
+    _cache_env(a)     # the notebooks' kernels inherit the environment
     try: index = run_papers(a.only, a.preset, parse_params(a.params), a.out, a.figures)
     except PaperError as e:
         print(f"datascope paper: {e}", file=sys.stderr)
@@ -215,18 +233,20 @@ def _codeocean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
     p.add_argument("--model", default=None, help="model name at the endpoint")
     p.add_argument("--api-key", default=None)
+    _cache_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
 
 def _codeocean(a: argparse.Namespace) -> int:
     from datascope_nb.codeocean import codeocean_run
     from datascope_nb.evaluate import humaneval_problems
-    from datascope_nb.llm import configured_endpoint
+    from datascope_nb.llm import configured_endpoint, resolve_endpoint
     recs = _dataset(a.source, "raw", _pairs(a.map), _pairs(a.default))
     references = [p["prompt"] + p["canonical_solution"] for p in humaneval_problems()]
     run = codeocean_run(recs, n=a.n, mix=a.mix, seed=a.seed, embedder=a.embedding, pool=a.pool or None, references=references,
                         threshold=a.threshold, round_size=a.round_size, root=a.root, prior_skips=recs.skips,
-                        endpoint=configured_endpoint(a.base_url, a.model, a.api_key), discriminator=not a.no_discriminator)
+                        endpoint=resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key), a.model_tag),
+                        discriminator=not a.no_discriminator, cache_mode=a.cache_mode)
     report = json.loads((run/"report.json").read_text())
     print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "coverage_radius"}}, indent=2))
     return 0
@@ -243,16 +263,17 @@ def _dgen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
     p.add_argument("--model", default=None, help="model name at the endpoint")
     p.add_argument("--api-key", default=None)
+    _cache_args(p)
     p.add_argument("--workers", type=int, default=2, help="requests in flight, and sandboxed programs in parallel")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
 
 def _dgen(a: argparse.Namespace) -> int:
     from datascope_nb.dgen import dgen_run
-    from datascope_nb.llm import configured_endpoint
+    from datascope_nb.llm import configured_endpoint, resolve_endpoint
+    endpoint = resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key), a.model_tag)
     run = dgen_run(a.library, n=a.n, level=a.level, seed=a.seed, mode=a.mode, coverage=a.coverage, holdout=not a.no_holdout,
-                   min_api_fraction=a.min_api_fraction, endpoint=configured_endpoint(a.base_url, a.model, a.api_key),
-                   root=a.root, workers=a.workers)
+                   min_api_fraction=a.min_api_fraction, endpoint=endpoint, root=a.root, workers=a.workers, cache_mode=a.cache_mode)
     print(json.dumps({"run": str(run), **json.loads((run/"report.json").read_text())}, indent=2))
     return 0
 
@@ -264,6 +285,7 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
     p.add_argument("--model", default=None, help="model name at the endpoint")
     p.add_argument("--api-key", default=None)
+    _cache_args(p)
     p.add_argument("--checkpoint", default=None, help="generate locally with transformers from a checkpoint dir or .gguf instead")
     p.add_argument("--batch-size", type=int, default=8, help="--checkpoint: prompts per generate() batch")
     p.add_argument("--style", choices=["chat", "completion", "lintseq"], default="chat",
@@ -280,23 +302,26 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 
 def _eval(a: argparse.Namespace) -> int:
     from datascope_nb import evaluate as ev
-    from datascope_nb.llm import configured_endpoint, resolve_endpoint
+    from datascope_nb.llm import checkpoint_identity, configured_endpoint, model_identity, resolve_endpoint
     ks = [int(k) for k in a.k.split(",")]
     if max(ks) > a.n or min(ks) < 1: raise ValueError(f"every k in --k {a.k} must lie in [1, --n {a.n}]")
-    endpoint = None if a.checkpoint else resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key))
+    if a.checkpoint and a.model_tag: raise ValueError("--model-tag names a served model; a --checkpoint is identified by its weights")
+    endpoint = None if a.checkpoint else resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key), a.model_tag)
     bench = a.benchmark == "bench"
     if bench and a.build: print(f"built {ev.build_bench(workers=a.workers)}")
     libraries = a.library.split(",") if a.library else None
     problems = ev.benchmark_problems(a.benchmark, a.limit, libraries)   # Bench's --limit is per library
     model = str(a.checkpoint) if a.checkpoint else endpoint.model
     config = {"stage": "eval", "benchmark": a.benchmark, "model": model, "base_url": endpoint.base_url if a.base_url else None,
+              # The run directory is the model's, not its name's: new weights under an old name get a new one.
+              "model_identity": checkpoint_identity(a.checkpoint) if a.checkpoint else model_identity(endpoint),
               "style": a.style, "n": a.n, "temperature": a.temperature, "max_tokens": a.max_tokens, "problems": len(problems),
               **({"top_p": a.top_p} if a.top_p is not None else {}),
               **({"libraries": libraries, "ids": config_hash({"ids": [p["task_id"] for p in problems]})} if bench else {})}
     run = Path(a.out) if a.out else run_dir("eval", config)
     extra = {"batch_size": a.batch_size} if a.checkpoint else {"concurrency": a.concurrency}
     report = ev.run_benchmark(a.benchmark, problems, run, endpoint, a.checkpoint, a.style, a.n, a.temperature,
-                              a.max_tokens, ks, a.workers, config, top_p=a.top_p, **extra)
+                              a.max_tokens, ks, a.workers, config, top_p=a.top_p, cache_mode=a.cache_mode, **extra)
     print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "per_problem"}}, indent=2))
     return 0
 
@@ -318,9 +343,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", default="1", help="comma-separated k for pass@k, each <= --eval-n")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-p", type=float, default=None)
+    _cache_args(p, tag=False)
 
 def _train(a: argparse.Namespace) -> int:
     from datascope_nb.train import evaluate_checkpoint, sft_train, train_config, training_file
+    _cache_env(a)     # for the final evaluation: --no-cache/--refresh-cache generate its samples again
     overrides = {k: getattr(a, k) for k in ("max_steps", "epochs", "lr", "max_len", "batch_size", "global_batch", "limit",
                                              "save_steps", "eval_steps")}
     cfg = train_config(a.preset, **overrides)
@@ -495,6 +522,6 @@ def main(argv: list[str] | None = None) -> int:
     "Run the `datascope` command line; returns the exit status."
     args = build_parser().parse_args(argv)
     try: return args.run(args)
-    except (RecordError, ValueError, KeyError, FileNotFoundError) as e:
+    except (RecordError, ValueError, KeyError, FileNotFoundError, ConnectionError) as e:
         print(f"datascope {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -22,7 +22,8 @@ from .core import (Records, Skip, check_unique_ids, config_hash, progress, read_
                                save_records, write_json, write_manifest)
 from .embed import embed_texts
 from .kcenter import kcenter_greedy
-from .llm import Endpoint, extract_code, generate, resolve_endpoint
+from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, read_results, resolve_cache_mode,
+                              resolve_endpoint)
 from .sandbox import run_many
 
 # %% auto #0
@@ -443,9 +444,11 @@ def decontaminate(items: Sequence[dict], references: Sequence[str], threshold: f
     return out
 
 # %% ../nbs/07_codeocean.ipynb #a0d990f3
-def _llm_step(items: list[dict], prompt_fn, out: Path, endpoint: Endpoint, max_tokens: int, seed: int, desc: str) -> list[str | None]:
+def _llm_step(items: list[dict], prompt_fn, out: Path, endpoint: Endpoint, max_tokens: int, seed: int, desc: str,
+              cache_mode: str | None = None) -> list[str | None]:
     if not items: return []
-    res = generate(items, prompt_fn, out, endpoint=endpoint, max_tokens=max_tokens, temperature=0.0, seed=seed, desc=desc)
+    res = generate(items, prompt_fn, out, endpoint=endpoint, max_tokens=max_tokens, temperature=0.0, seed=seed, desc=desc,
+                   cache_mode=cache_mode)
     return [r["text"] if not r["error"] else None for r in res]
 
 def _first_line(text: str | None) -> str:
@@ -454,7 +457,8 @@ def _first_line(text: str | None) -> str:
     return line.strip().strip('"').lstrip("-*# ").strip()
 
 def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoint | None = None, seed: int = 0,
-                       round_size: int = 8, max_tokens: int = 384, workers: int = 2, discriminator: bool = True) -> list[dict]:
+                       round_size: int = 8, max_tokens: int = 384, workers: int = 2, discriminator: bool = True,
+                       cache_mode: str | None = None) -> list[dict]:
     """Generate, filter and judge every item, in rounds that feed the few-shot pools; every item comes back with `stage` and
     `reason`. `discriminator=False` accepts whatever passes the rule filters (WaveCoder's no-discriminator ablation)."""
     run, endpoint = Path(run), resolve_endpoint(endpoint)
@@ -462,12 +466,12 @@ def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoin
     for r0 in progress(range(0, len(items), round_size), desc="CodeOcean rounds", total=-(-len(items) // round_size)):
         batch = [{**it, "round": r0 // round_size, "information": item_information(it)} for it in items[r0:r0 + round_size]]
         shots = {it["id"]: draw_fewshot(it, good, bad, seed) for it in batch}
-        texts = _llm_step(batch, lambda it: instruction_prompt(it, *shots[it["id"]]), run/"instruction.jsonl", endpoint, 96, seed, None)
+        texts = _llm_step(batch, lambda it: instruction_prompt(it, *shots[it["id"]]), run/"instruction.jsonl", endpoint, 96, seed, None, cache_mode)
         for it, text in zip(batch, texts): it["instruction"] = _first_line(text) if text is not None else None
         live = [it for it in batch if it["instruction"]]
         for it in batch:
             if not it["instruction"]: it |= {"stage": "format", "reason": "no_instruction"}
-        texts = _llm_step(live, lambda it: solution_prompt(it, shots[it["id"]][0]), run/"solution.jsonl", endpoint, max_tokens, seed, None)
+        texts = _llm_step(live, lambda it: solution_prompt(it, shots[it["id"]][0]), run/"solution.jsonl", endpoint, max_tokens, seed, None, cache_mode)
         for it, text in zip(live, texts):
             it["solution"] = (text or "").strip()
             if (why := rule_filter(it)): it |= {"stage": "rules", "reason": why}
@@ -480,7 +484,7 @@ def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoin
             for it in judged: it |= {"stage": "accepted", "reason": None}
             good = {t: good[t] + [pool_example(it) for it in judged if it["task_name"] == t] for t in TASKS}
             judged = []
-        for it, text in zip(judged, _llm_step(judged, judge_prompt, run/"judge.jsonl", endpoint, 200, seed, None)):
+        for it, text in zip(judged, _llm_step(judged, judge_prompt, run/"judge.jsonl", endpoint, 200, seed, None, cache_mode)):
             it["judge_text"] = text
             judgement, why = parse_judgement(text)
             it["judgement"] = judgement
@@ -522,24 +526,31 @@ CODEOCEAN_RULES = 2   # bump when prompts, filters or judging change, so an old 
 def codeocean_run(records: Sequence[dict], n: int = 40, mix: Mapping[str, float] | str | None = None, seed: int = 0,
                   embedder: str = "minilm", pool: int | None = 2000, references: Sequence[str] = (), threshold: float = 0.9,
                   round_size: int = 8, endpoint: Endpoint | None = None, root: str | Path | None = None,
-                  prior_skips: Sequence[Skip] = (), workers: int = 2, discriminator: bool = True) -> Path:
-    "Build a CodeOcean dataset of `n` items from raw-code `records`; returns the run directory."
-    endpoint, mix = resolve_endpoint(endpoint), parse_mix(mix)
+                  prior_skips: Sequence[Skip] = (), workers: int = 2, discriminator: bool = True,
+                  cache_mode: str | None = None) -> Path:
+    "Build a CodeOcean dataset of `n` items from raw-code `records`; returns the run directory (`cache_mode`: see chapter *LLM*)."
+    endpoint, mix, cmode = resolve_endpoint(endpoint), parse_mix(mix), resolve_cache_mode(cache_mode)
     candidates, skips = coreset_candidates(records)
     config = {"stage": "codeocean", "rules": CODEOCEAN_RULES, "n": n, "mix": mix, "seed": seed, "embedder": embedder, "pool": pool,
               "threshold": threshold, "round_size": round_size, "model": endpoint.model, "discriminator": discriminator,
+              "model_identity": model_identity(endpoint),
               "records": config_hash({"ids": [r["id"] for r in candidates]}), "references": config_hash({"refs": list(references)})}
     run = run_dir("codeocean", config, root=root)
-    if (run/"manifest.json").exists() and (run/"codeocean.jsonl").exists(): return run
+    llm_files = [run/"instruction.jsonl", run/"solution.jsonl", run/"judge.jsonl"]
+    if cmode == "use" and (run/"manifest.json").exists() and (run/"codeocean.jsonl").exists(): return run
+    # Bypassing the cache asks everything again: the files start empty, so the report counts this run's answers only.
+    if cmode != "use":
+        for f in llm_files: f.unlink(missing_ok=True)
     picked, radii = codeocean_coreset(candidates, min(n, len(candidates)), seed, embedder, pool)
     items, notes = assign_tasks(picked, mix, seed)
-    items = codeocean_generate(items, run, endpoint, seed, round_size, workers=workers, discriminator=discriminator)
+    items = codeocean_generate(items, run, endpoint, seed, round_size, workers=workers, discriminator=discriminator, cache_mode=cmode)
     accepted = decontaminate([it for it in items if it["stage"] == "accepted"], references, threshold, embedder, seed)
     decontaminated = {a["id"]: a for a in accepted}
     items = [decontaminated.get(it["id"], it) for it in items]
     save_records(items, run/"candidates.jsonl")
     out = save_records([alpaca_record(it) for it in items if it["stage"] == "accepted"], run/"codeocean.jsonl")
-    write_json({**codeocean_report(items, notes), "coverage_radius": [float(r) for r in radii]}, run/"report.json")
+    write_json({**codeocean_report(items, notes), "llm": llm_usage(read_results(*llm_files), config["model_identity"], cmode),
+                "coverage_radius": [float(r) for r in radii]}, run/"report.json")
     rejected = [Skip(str(it["id"]), 0, it["task_name"], it["stage"], str(it["reason"])) for it in items if it["stage"] != "accepted"]
     write_manifest(run, config=config, seed=seed, artefacts=[out, run/"candidates.jsonl", run/"report.json"],
                    kept=sum(it["stage"] == "accepted" for it in items), skips=list(prior_skips) + skips + rejected)

@@ -16,7 +16,8 @@ from typing import Iterable, Mapping, Sequence
 from .apis import extract_apis, parse_code, syntax_error
 from .catalogue import load_catalogue
 from .core import Skip, config_hash, record_rng, run_dir, save_records, write_json, write_manifest
-from .llm import Endpoint, extract_code, generate, parse_sections, resolve_endpoint
+from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, parse_sections, read_results,
+                              resolve_cache_mode, resolve_endpoint)
 from .sandbox import last_stderr_line, run_many
 
 # %% auto #0
@@ -298,13 +299,13 @@ def dgen_prompt(item: dict, stage: str) -> list[dict]:
 
 # %% ../nbs/05_dgen.ipynb #729f3349
 def dgen_generate(items: Sequence[dict], run: Path, endpoint: Endpoint | None = None, mode: str = "chain",
-                  concurrency: int = 2) -> list[dict]:
+                  concurrency: int = 2, cache_mode: str | None = None) -> list[dict]:
     "Run the prompt chain (`chain`) or the one-step prompt (`simple`) over `items`; adds `final` (and the chain's steps)."
     if mode not in DGEN_STAGES: raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(DGEN_STAGES)}")
     items = [dict(it) for it in items]
     for stage in DGEN_STAGES[mode]:
         res = generate(items, lambda it, s=stage: dgen_prompt(it, s), run/f"llm-{stage}.jsonl", endpoint,
-                       max_tokens=DGEN_MAX_TOKENS[stage], concurrency=concurrency, desc=f"dgen {stage}")
+                       max_tokens=DGEN_MAX_TOKENS[stage], concurrency=concurrency, desc=f"dgen {stage}", cache_mode=cache_mode)
         for it, r in zip(items, res):
             text = (r["text"] or "").strip()
             if stage == "fill": it["code"] = extract_code(text, "python")[0] or text
@@ -440,25 +441,30 @@ def dgen_report(items: Sequence[dict], catalogue: Sequence[dict]) -> dict:
 
 def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0, mode: str = "chain",
              coverage: bool = False, holdout: bool = True, min_api_fraction: float = 1.0, endpoint: Endpoint | None = None,
-             root: str | Path | None = None, workers: int = 2, catalogue: Sequence[dict] | None = None) -> Path:
-    "Synthesise and validate Dgen data for `library`; returns the run directory."
-    endpoint = resolve_endpoint(endpoint)
+             root: str | Path | None = None, workers: int = 2, catalogue: Sequence[dict] | None = None,
+             cache_mode: str | None = None) -> Path:
+    "Synthesise and validate Dgen data for `library`; returns the run directory (`cache_mode`: see chapter *LLM*)."
+    endpoint, cmode = resolve_endpoint(endpoint), resolve_cache_mode(cache_mode)
     catalogue = list(catalogue or load_catalogue(library))
     exclude = sorted(held_out_apis(library)) if holdout else []
     config = {"stage": "dgen", "rules": DGEN_RULES, "library": library, "n": n, "level": level, "seed": seed, "mode": mode,
               "coverage": coverage, "min_api_fraction": min_api_fraction, "model": endpoint.model,
+              "model_identity": model_identity(endpoint),
               "prompts": config_hash({"p": DGEN_PROMPTS, "x": DGEN_EXAMPLE, "s": DGEN_SYSTEM}),
               "catalogue": config_hash({"apis": [e["api"] for e in catalogue]}), "exclude": config_hash({"x": exclude})}
     run = run_dir("dgen", config, root=root)
-    if (run/"manifest.json").exists() and (run/"dgen.jsonl").exists(): return run
+    # A finished run is the answer, unless the cache is bypassed: then its model is asked again.
+    if cmode == "use" and (run/"manifest.json").exists() and (run/"dgen.jsonl").exists(): return run
     items = api_sets(catalogue, level, n, seed, exclude, coverage)
     for it in items:
         it["skeleton"] = sample_skeleton(record_rng(seed, it["id"] + "/skeleton"))
         it["skeleton_text"] = render_skeleton(it["skeleton"])
-    items = dgen_funnel(dgen_generate(items, run, endpoint, mode, concurrency=workers), catalogue, min_api_fraction, workers=workers)
+    items = dgen_generate(items, run, endpoint, mode, concurrency=workers, cache_mode=cmode)
+    items = dgen_funnel(items, catalogue, min_api_fraction, workers=workers)
     save_records(items, run/"candidates.jsonl")
     out = save_records([sft_record(it) for it in items if it["stage"] == "accepted"], run/"dgen.jsonl")
-    write_json({**dgen_report(items, catalogue), "held_out": len(exclude)}, run/"report.json")
+    usage = llm_usage(read_results(*(run/f"llm-{stage}.jsonl" for stage in DGEN_STAGES[mode])), config["model_identity"], cmode)
+    write_json({**dgen_report(items, catalogue), "held_out": len(exclude), "llm": usage}, run/"report.json")
     rejected = [Skip(it["id"], 0, it["stage"], it["stage"], it["reason"]) for it in items if it["stage"] != "accepted"]
     write_manifest(run, config=config, seed=seed, artefacts=[out, run/"candidates.jsonl", run/"report.json"],
                    kept=sum(it["stage"] == "accepted" for it in items), skips=rejected)

@@ -21,7 +21,8 @@ import numpy as np
 
 from .core import package_file, project_root, read_rows, save_records, write_json, write_jsonl, write_manifest
 from .lintseq import lintseq_program, lintseq_prompt
-from .llm import Endpoint, cut_at_stop, extract_code, generate, generate_local
+from .llm import (Endpoint, checkpoint_identity, cut_at_stop, extract_code, generate, generate_local, llm_usage,
+                              model_identity, resolve_cache_mode, resolve_endpoint)
 from .sandbox import last_stderr_line, run_many
 
 # %% auto #0
@@ -107,13 +108,14 @@ def humaneval_completion(text: str | None, style: str = "chat") -> str:
 def generate_samples(problems: Sequence[dict], prompt: Callable[[dict], list[dict] | str], completion: Callable[[str | None], str],
                      out: str | Path, endpoint: Endpoint | None = None, n: int = 1, temperature: float = 0.0, max_tokens: int = 384,
                      checkpoint: str | Path | None = None, stop: Sequence[str] | None = None, **kwargs) -> list[dict]:
-    "Samples `{task_id, completion_id, completion, raw, error}`, `n` per problem, from an endpoint or a local `checkpoint` (resumable)."
+    "Samples `{task_id, completion_id, completion, raw, error, cached, attempts}`, `n` per problem, from an endpoint or a local `checkpoint` (resumable)."
     records = [{"id": p["task_id"], **p} for p in problems]
     res = (generate_local(records, prompt, checkpoint, out, n=n, temperature=temperature, max_tokens=max_tokens, stop=stop, **kwargs)
            if checkpoint else
            generate(records, prompt, out, endpoint, n=n, temperature=temperature, max_tokens=max_tokens, stop=stop, **kwargs))
+    # `cached` and `attempts` travel along for the report's count of answers from the cache (`llm_usage`).
     return [{"task_id": r["id"], "completion_id": r["sample"], "completion": completion(r["text"]),
-             "raw": r["text"], "error": r["error"]} for r in res]
+             "raw": r["text"], "error": r["error"], "cached": r.get("cached", False), "attempts": r.get("attempts")} for r in res]
 
 def generate_humaneval(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, style: str = "chat",
                        n: int = 1, temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None,
@@ -413,6 +415,9 @@ def run_benchmark(benchmark: str, problems: Sequence[dict], run: str | Path, end
                   max_tokens: int = 384, ks: Sequence[int] = (1,), workers: int = 2, config: dict | None = None, **gen_kw) -> dict:
     "Generate, score and report `problems` of `benchmark` ('humaneval' or 'bench') into `run/`; returns the report."
     run = Path(run); run.mkdir(parents=True, exist_ok=True)
+    # Identified once, here: generation and the report then name the same model.
+    if checkpoint: identity = checkpoint_identity(checkpoint)
+    else: endpoint = resolve_endpoint(endpoint); identity = model_identity(endpoint)
     if benchmark == "humaneval":
         samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, style, n, temperature, max_tokens, checkpoint, **gen_kw)
         results = score_samples(samples, problems, workers=workers)
@@ -425,7 +430,8 @@ def run_benchmark(benchmark: str, problems: Sequence[dict], run: str | Path, end
     else: raise ValueError(f"unknown benchmark {benchmark!r}; choose 'humaneval' or 'bench'")
     res_path = save_records(results, run/"results.jsonl")
     report = {**(config or {}), **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"]),
-              **({"by_library": bench_report(problems, samples, results, ks)} if benchmark == "bench" else {})}
+              **({"by_library": bench_report(problems, samples, results, ks)} if benchmark == "bench" else {}),
+              "llm": llm_usage(samples, identity, resolve_cache_mode(gen_kw.get("cache_mode")))}
     rep_path = write_json(report, run/"report.json")
     write_manifest(run, config=config or {}, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
     return report

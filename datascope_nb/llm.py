@@ -13,41 +13,62 @@ import json
 import os
 import random
 import re
+import shlex
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .apis import FENCE_RE
-from .core import check_unique_ids, progress, project_root, write_jsonl
+from .core import check_unique_ids, progress, runs_home, write_json, write_jsonl
 
 # %% auto #0
-__all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'RETRY_STATUSES', 'Endpoint', 'configured_endpoint', 'smollm2_path', 'free_port',
-           'server_healthy', 'EmbeddedServer', 'embedded_server', 'resolve_endpoint', 'request_key', 'ResponseCache',
-           'backoff_delay', 'complete', 'run_coroutine', 'generate', 'load_local_model', 'cut_at_stop', 'decode_reply',
+__all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'WEIGHTS_SIDECAR', 'TRAINING_STATE', 'VOLATILE_MODEL_FIELDS', 'CACHE_VERSION',
+           'CACHE_MODES', 'RETRY_STATUSES', 'Endpoint', 'identity_id', 'configured_endpoint', 'smollm2_path',
+           'free_port', 'server_healthy', 'EmbeddedServer', 'embedded_server', 'weights_files', 'weights_hash',
+           'served_model', 'identify', 'model_identity', 'checkpoint_identity', 'resolve_endpoint',
+           'resolve_cache_mode', 'request_key', 'ResponseCache', 'backoff_delay', 'complete', 'read_results',
+           'llm_usage', 'run_coroutine', 'generate', 'load_local_model', 'cut_at_stop', 'decode_reply',
            'generate_local', 'extract_code', 'parse_sections']
 
 # %% ../nbs/03_llm.ipynb #950ea359
 @dataclass(frozen=True)
 class Endpoint:
-    "An OpenAI-compatible endpoint: base URL, model name and API key."
+    "An OpenAI-compatible endpoint: base URL, model name and API key, and what identifies the model behind it."
     base_url: str
     model: str
     api_key: str = "none"
+    weights: str | None = None     # weights (file or directory) this endpoint serves itself: identified by their content
+    tag: str | None = None         # the user's own identity for the model, e.g. a training run id (`--model-tag`)
+    identity: str | None = None    # canonical JSON set by `identify`; part of every cache key
 
-def configured_endpoint(base_url: str | None = None, model: str | None = None, api_key: str | None = None) -> Endpoint | None:
+    @property
+    def model_id(self) -> str | None:
+        "A short hash of `identity`, for output lines and reports; None until `identify` has run."
+        return identity_id(self.identity) if self.identity else None
+
+def identity_id(identity: str | Mapping) -> str:
+    "A 16-hex-digit name for a model identity (its canonical JSON, or the dict)."
+    text = identity if isinstance(identity, str) else json.dumps(dict(identity), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+def configured_endpoint(base_url: str | None = None, model: str | None = None, api_key: str | None = None,
+                        tag: str | None = None) -> Endpoint | None:
     "The endpoint from arguments, else the environment; None when no base URL is configured (use the embedded server)."
     env = os.environ.get
     url = base_url or env("DATASCOPE_LLM_BASE_URL") or env("OPENAI_BASE_URL")
     if not url: return None
     name = model or env("DATASCOPE_LLM_MODEL")
     if not name: raise ValueError(f"an endpoint at {url} needs a model name (argument or DATASCOPE_LLM_MODEL)")
-    return Endpoint(url, name, api_key or env("DATASCOPE_LLM_API_KEY") or env("OPENAI_API_KEY") or "none")
+    return Endpoint(url, name, api_key or env("DATASCOPE_LLM_API_KEY") or env("OPENAI_API_KEY") or "none", tag=tag)
 
 # %% ../nbs/03_llm.ipynb #bb5207b1
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -74,19 +95,27 @@ def server_healthy(base_url: str, timeout: float = 2.0) -> bool:
     except OSError: return False
 
 class EmbeddedServer:
-    "A `llama_cpp.server` child process serving SmolLM2 on 127.0.0.1; `start`, `stop`, and an `endpoint`."
-    def __init__(self, port: int | None = None, n_ctx: int = 2048, threads: int | None = None):
+    "A `llama_cpp.server` child process serving a GGUF (SmolLM2 by default) as `EMBEDDED_MODEL` on 127.0.0.1; `start`, `stop`, `endpoint`."
+    def __init__(self, port: int | None = None, n_ctx: int = 2048, threads: int | None = None,
+                 model_path: str | Path | None = None):
         self.port, self.n_ctx, self.threads, self.proc = port or free_port(), n_ctx, threads or os.cpu_count() or 2, None
+        self.model_path = Path(model_path) if model_path else None
 
     @property
-    def endpoint(self) -> Endpoint: return Endpoint(f"http://127.0.0.1:{self.port}/v1", EMBEDDED_MODEL)
+    def weights(self) -> Path: return self.model_path or smollm2_path()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        # The alias is fixed and the port changes per start: only the weights say which model answers.
+        return Endpoint(f"http://127.0.0.1:{self.port}/v1", EMBEDDED_MODEL, weights=str(self.weights))
 
     def start(self, wait: float = 180.0) -> "EmbeddedServer":
         if self.proc is not None and self.proc.poll() is None: return self
-        log = project_root()/"runs"/f"llm-server-{self.port}.log"
+        log = runs_home()/f"llm-server-{self.port}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", EMBEDDED_MODEL,
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads)]
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.weights), "--model_alias", EMBEDDED_MODEL,
+               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
+               *shlex.split(os.environ.get("DATASCOPE_LLM_SERVER_ARGS", ""))]
         with open(log, "ab") as f:
             self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + wait
@@ -114,21 +143,114 @@ def embedded_server() -> EmbeddedServer:
         atexit.register(_EMBEDDED.stop)
     return _EMBEDDED.start()
 
-def resolve_endpoint(endpoint: Endpoint | None = None) -> Endpoint:
-    "`endpoint`, else the configured one, else the embedded server's."
-    return endpoint or configured_endpoint() or embedded_server().endpoint
+# %% ../nbs/03_llm.ipynb #af1163a0
+WEIGHTS_SIDECAR = ".sha256.json"
+# Files a trainer writes beside the weights that do not change what the model says.
+TRAINING_STATE = ("optimizer.*", "scheduler.*", "rng_state*", "trainer_state.json", "training_args.bin", "*" + WEIGHTS_SIDECAR)
+
+def weights_files(path: str | Path) -> list[Path]:
+    "The files whose bytes are the model: `path` itself, or a checkpoint directory's files less training state and hidden files."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"no weights at {path}")
+    if path.is_file(): return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                  and not any(fnmatch(p.name, pattern) for pattern in TRAINING_STATE))
+
+def _sidecars(path: Path) -> list[Path]:
+    "Where a hash of `path` is kept: beside it, else (read-only weights) under the runs home."
+    return [path.parent/(path.name + WEIGHTS_SIDECAR),
+            runs_home()/"weights-sha256"/(hashlib.sha256(str(path).encode()).hexdigest()[:16] + ".json")]
+
+def weights_hash(path: str | Path, chunk: int = 1 << 20) -> str:
+    "SHA-256 of a model's weights (a file, or a directory's `weights_files` with their names), kept in a sidecar keyed by size and mtime."
+    path = Path(path).resolve()
+    files = weights_files(path)
+    stamp = [[str(p.relative_to(path)) if p != path else p.name, st.st_size, st.st_mtime_ns] for p in files for st in [p.stat()]]
+    for side in _sidecars(path):
+        try:
+            kept = json.loads(side.read_text())
+            if kept["stamp"] == stamp: return kept["sha256"]
+        except (OSError, ValueError, KeyError): pass
+    h = hashlib.sha256()
+    for p in files:
+        if path.is_dir(): h.update(str(p.relative_to(path)).encode() + b"\0")
+        with open(p, "rb") as f:
+            while block := f.read(chunk): h.update(block)
+    digest = h.hexdigest()
+    for side in _sidecars(path):
+        try:
+            write_json({"path": str(path), "sha256": digest, "stamp": stamp}, side); break
+        except OSError: continue
+    return digest
+
+# vLLM stamps `created` with the time of the request and gives each permission a fresh id: not the model's.
+VOLATILE_MODEL_FIELDS = frozenset({"created", "permission", "permissions"})
+
+def served_model(base_url: str, model: str, api_key: str = "none", attempts: int = 3, timeout: float = 10.0) -> dict | None:
+    "What `GET {base_url}/models` says about `model` (id, root, owned_by, max_model_len, ...), less volatile fields; None if not listed."
+    req = urllib.request.Request(f"{base_url.rstrip('/')}/models", headers={"Authorization": f"Bearer {api_key}"})
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r: listing = json.loads(r.read())
+            break
+        except urllib.error.HTTPError as e:
+            # 404: a server without a model list; identity then rests on the URL, the name and the tag.
+            if e.code < 500 and e.code != 429: return None
+            error = e
+        except (OSError, ValueError) as e: error = e
+        if attempt < attempts: time.sleep(attempt)
+    else: raise ConnectionError(f"cannot identify model {model!r}: GET {base_url.rstrip('/')}/models failed ({error})")
+    entries = listing.get("data", []) if isinstance(listing, dict) else []
+    entry = next((m for m in entries if isinstance(m, dict) and m.get("id") == model), None)
+    return {k: v for k, v in sorted(entry.items()) if k not in VOLATILE_MODEL_FIELDS} if entry else None
+
+def identify(endpoint: Endpoint) -> Endpoint:
+    "`endpoint` with its `identity` set: the hash of the weights it serves, else its URL and `/models` entry; plus its tag."
+    if endpoint.identity is not None: return endpoint
+    if endpoint.weights: who = {"model": endpoint.model, "weights_sha256": weights_hash(endpoint.weights)}
+    else: who = {"model": endpoint.model, "base_url": endpoint.base_url.rstrip("/"),
+                 "served": served_model(endpoint.base_url, endpoint.model, endpoint.api_key)}
+    return replace(endpoint, identity=json.dumps({**who, "tag": endpoint.tag}, sort_keys=True, ensure_ascii=False))
+
+def model_identity(endpoint: Endpoint) -> dict:
+    "The identity of the model behind `endpoint` as a dict, with its `model_id`: for manifests and reports."
+    endpoint = identify(endpoint)
+    return {"model_id": endpoint.model_id, **json.loads(endpoint.identity)}
+
+def checkpoint_identity(checkpoint: str | Path) -> dict:
+    "The identity of a local checkpoint (directory or `.gguf`) run by transformers: its weights' hash, never its path."
+    who = {"runtime": "transformers", "weights_sha256": weights_hash(checkpoint)}
+    return {"model_id": identity_id(who), **who}
+
+def resolve_endpoint(endpoint: Endpoint | None = None, tag: str | None = None) -> Endpoint:
+    "`endpoint`, else the configured one, else the embedded server's; identified, with `tag` (else `$DATASCOPE_LLM_MODEL_TAG`)."
+    endpoint = endpoint or configured_endpoint() or embedded_server().endpoint
+    tag = tag or endpoint.tag or os.environ.get("DATASCOPE_LLM_MODEL_TAG") or None
+    if tag != endpoint.tag: endpoint = replace(endpoint, tag=tag, identity=None)
+    return identify(endpoint)
 
 # %% ../nbs/03_llm.ipynb #cc828c19
+CACHE_VERSION = 2   # 1 keyed requests by model name; its entries are never read under version 2's keys
+CACHE_MODES = ("use", "no-cache", "refresh")
+
+def resolve_cache_mode(mode: str | None = None) -> str:
+    "`mode`, else `$DATASCOPE_LLM_CACHE`, else 'use': read and write (use), write only (no-cache), re-ask and overwrite (refresh)."
+    mode = mode or os.environ.get("DATASCOPE_LLM_CACHE") or "use"
+    if mode not in CACHE_MODES: raise ValueError(f"unknown cache mode {mode!r}; choose one of {CACHE_MODES}")
+    return mode
+
 def request_key(endpoint: Endpoint, messages: Sequence[dict], params: dict, sample: int = 0) -> str:
-    "The cache key of one request: model, messages, sampling parameters and sample index (not the URL or key)."
-    blob = json.dumps({"model": endpoint.model, "messages": list(messages), "params": params, "sample": sample},
-                      sort_keys=True, ensure_ascii=False)
+    "The cache key of one request: the model's identity, messages, sampling parameters and sample index (never the API key)."
+    if endpoint.identity is None:
+        raise ValueError(f"a cache key needs the model's identity, not only its name {endpoint.model!r}: identify(endpoint) first")
+    blob = json.dumps({"version": CACHE_VERSION, "identity": endpoint.identity, "messages": list(messages), "params": params,
+                       "sample": sample}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 class ResponseCache:
-    "A SQLite key -> JSON store, safe for concurrent processes (WAL, busy timeout; first writer wins)."
+    "A SQLite key -> JSON store, safe for concurrent processes (WAL, busy timeout; first writer wins unless `replace`)."
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path or project_root()/"runs"/"llm-cache.sqlite")
+        self.path = Path(path or runs_home()/"llm-cache.sqlite")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -138,8 +260,9 @@ class ResponseCache:
         row = self.db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, key: str, value: dict) -> None:
-        self.db.execute("INSERT OR IGNORE INTO responses VALUES (?, ?, ?)", (key, json.dumps(value), time.time()))
+    def put(self, key: str, value: dict, replace: bool = False) -> None:
+        self.db.execute(f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO responses VALUES (?, ?, ?)",
+                        (key, json.dumps(value), time.time()))
 
     def __len__(self) -> int: return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
@@ -165,10 +288,11 @@ def _retryable(exc: Exception) -> bool:
 
 async def complete(client, endpoint: Endpoint, prompt: Sequence[dict] | str, params: dict, sample: int = 0,
                    cache: ResponseCache | None = None, max_attempts: int = 6, timeout: float = 60.0,
-                   base_delay: float = 0.5, max_delay: float = 20.0) -> dict:
-    "One completion with caching and retries: chat for a message list, plain completion for a string. Never raises."
+                   base_delay: float = 0.5, max_delay: float = 20.0, cache_mode: str = "use") -> dict:
+    "One completion with caching (`cache_mode`) and retries: chat for a message list, plain completion for a string. Never raises."
     key = request_key(endpoint, [{"role": "raw", "content": prompt}] if isinstance(prompt, str) else prompt, params, sample)
-    if cache is not None and (hit := cache.get(key)) is not None: return {**hit, "attempts": 0, "cached": True}
+    if cache is not None and cache_mode == "use" and (hit := cache.get(key)) is not None:
+        return {**hit, "attempts": 0, "cached": True}
     error = None
     for attempt in range(1, max_attempts + 1):
         try:
@@ -179,7 +303,7 @@ async def complete(client, endpoint: Endpoint, prompt: Sequence[dict] | str, par
                 resp = await client.chat.completions.create(model=endpoint.model, messages=list(prompt), timeout=timeout, **params)
                 text = resp.choices[0].message.content
             out = {"text": text or "", "error": None, "finish_reason": resp.choices[0].finish_reason}
-            if cache is not None: cache.put(key, out)
+            if cache is not None: cache.put(key, out, replace=cache_mode == "refresh")
             return {**out, "attempts": attempt, "cached": False}
         except Exception as exc:                   # noqa: BLE001 - classified just below
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
@@ -207,6 +331,25 @@ def _append(fd: int, rec: dict) -> None:
     os.write(fd, (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
     os.fsync(fd)
 
+def _reusable(done: dict, out: Path, requested: set, model_id: str | None, mode: str, retry_errors: bool = False) -> dict:
+    "The lines of `done` a run may keep: this model's, not failures (with `retry_errors`), none requested again; `out` rewritten if any go."
+    keep = {k: r for k, r in done.items() if r.get("model_id") == model_id and not (retry_errors and r["error"])
+            and not (mode != "use" and k in requested)}
+    if len(keep) < len(done): write_jsonl(keep.values(), out)
+    return keep
+
+def read_results(*outs: str | Path) -> list[dict]:
+    "The result lines of `generate` output files (a missing file has none)."
+    return [r for out in outs for r in _read_done(Path(out)).values()]
+
+def llm_usage(results: Iterable[dict], identity: Mapping | None = None, mode: str | None = None) -> dict:
+    "A run's answers by origin: `from_cache`, or `asked` in `requests` HTTP requests (retries included); with the model identity."
+    results = list(results)
+    asked = [r for r in results if not r.get("cached")]
+    return {"answers": len(results), "from_cache": len(results) - len(asked), "asked": len(asked),
+            "requests": sum(r.get("attempts") or 0 for r in asked),
+            **({"cache_mode": mode} if mode else {}), **({"model_identity": dict(identity)} if identity else {})}
+
 async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, cache, out, concurrency, desc, **request_kw) -> None:
     import openai
     client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0)
@@ -217,7 +360,8 @@ async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, c
         prompt = prompt_fn(rec)
         async with sem:
             res = await complete(client, endpoint, prompt, params, sample, cache, **request_kw)
-        _append(fd, {"id": rec["id"], "sample": sample, "model": endpoint.model, "prompt": prompt, **res})
+        _append(fd, {"id": rec["id"], "sample": sample, "model": endpoint.model, "model_id": endpoint.model_id, "prompt": prompt,
+                     **res})
         bar.update(1)
     try: await asyncio.gather(*(one(r, s) for r, s in todo))
     finally:
@@ -233,7 +377,7 @@ def run_coroutine(coro):
 def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], out: str | Path, endpoint: Endpoint | None = None,
              n: int = 1, temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
              cache: ResponseCache | bool = True, retry_errors: bool = False, stop: Sequence[str] | None = None,
-             top_p: float | None = None, desc: str | None = "generating", **request_kw) -> list[dict]:
+             top_p: float | None = None, desc: str | None = "generating", cache_mode: str | None = None, **request_kw) -> list[dict]:
     "Ask for `n` samples per record, appending results to `out` (resumable); returns all results in (record, sample) order."
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     records = list(records)
@@ -241,10 +385,9 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     endpoint = resolve_endpoint(endpoint)
     # `cache or None` would be wrong: an empty cache has length 0 and so is falsy.
     cache = ResponseCache() if cache is True else (None if cache is False or cache is None else cache)
-    done = _read_done(out)
-    if retry_errors and any(r["error"] for r in done.values()):
-        done = {k: r for k, r in done.items() if not r["error"]}
-        write_jsonl(done.values(), out)
+    mode = resolve_cache_mode(cache_mode)
+    requested = {(r["id"], s) for r in records for s in range(n)}
+    done = _reusable(_read_done(out), out, requested, endpoint.model_id, mode, retry_errors)
     todo = [(r, s) for r in records for s in range(n) if (r["id"], s) not in done]
     params = {"temperature": temperature, "max_tokens": max_tokens, **({"stop": list(stop)} if stop else {}),
               **({"top_p": top_p} if top_p is not None else {})}
@@ -253,7 +396,7 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     for s in sorted({s for _, s in todo}):
         group = [(r, t) for r, t in todo if t == s]
         run_coroutine(_generate(group, prompt_fn, endpoint, {**params, "seed": seed + s} if n > 1 else params, cache, out,
-                                concurrency, desc, **request_kw))
+                                concurrency, desc, cache_mode=mode, **request_kw))
     done = _read_done(out)
     return [done[(r["id"], s)] for r in records for s in range(n)]
 
@@ -285,12 +428,15 @@ def decode_reply(tok, ids) -> tuple[str, str]:
 def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], checkpoint: str | Path,
                    out: str | Path, n: int = 1, temperature: float = 0.0, max_tokens: int = 256, batch_size: int = 8,
                    seed: int = 0, stop: Sequence[str] | None = None, device: str | None = None, top_p: float | None = None,
-                   desc: str | None = "generating (local)") -> list[dict]:
-    "Like `generate`, from a local checkpoint with batched `model.generate`; appends to `out` and resumes."
+                   desc: str | None = "generating (local)", cache_mode: str | None = None) -> list[dict]:
+    "Like `generate`, from a local checkpoint with batched `model.generate`; appends to `out` and resumes (for the same weights)."
     import torch
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     records = list(records)
-    done = _read_done(out)
+    # No response cache here, but the same rule for resuming: only this checkpoint's lines, none under no-cache/refresh.
+    model_id = checkpoint_identity(checkpoint)["model_id"]
+    requested = {(r["id"], s) for r in records for s in range(n)}
+    done = _reusable(_read_done(out), out, requested, model_id, resolve_cache_mode(cache_mode))
     todo = [(r, s) for r in records for s in range(n) if (r["id"], s) not in done]
     if todo:
         model, tok, device = load_local_model(checkpoint, device)
@@ -312,8 +458,8 @@ def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dic
                     text, ended = decode_reply(tok, row[enc["input_ids"].shape[1]:])
                     text, finish = cut_at_stop(text, stop)
                     finish = "stop" if "stop" in (ended, finish) else "length"
-                    _append(fd, {"id": rec["id"], "sample": s, "model": Path(checkpoint).name, "prompt": prompt, "text": text,
-                                 "error": None, "finish_reason": finish, "attempts": 1, "cached": False})
+                    _append(fd, {"id": rec["id"], "sample": s, "model": Path(checkpoint).name, "model_id": model_id, "prompt": prompt,
+                                 "text": text, "error": None, "finish_reason": finish, "attempts": 1, "cached": False})
         finally: os.close(fd)
     done = _read_done(out)
     return [done[(r["id"], s)] for r in records for s in range(n)]

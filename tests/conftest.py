@@ -29,3 +29,19 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="slow: set DATASCOPE_SLOW=1 to run")
     for item in items:
         if "slow" in item.keywords: item.add_marker(skip)
+
+
+@pytest.fixture
+def scripted_server():
+    """A factory of started `ScriptedServer`s (tests/scripted_server.py), all stopped after the test:
+    `srv = scripted_server(answer="...", models=[...], port=...)`."""
+    from scripted_server import ScriptedServer
+    started = []
+
+    def start(*args, **kwargs) -> ScriptedServer:
+        srv = ScriptedServer(*args, **kwargs).start()
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started: srv.stop()

@@ -1,16 +1,20 @@
-"The LLM layer against the real embedded server: injected 429/500s, timeouts, a killed server, a killed run. Every record ends up exactly once."
+"""The LLM layer against real servers: the embedded llama.cpp server (injected 429/500s, timeouts, a killed server, a killed
+run; every record ends up exactly once) and the scripted-answer server (the cache answers only for the model that answered)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from datascope_nb.llm import EmbeddedServer, Endpoint, ResponseCache, generate
+from datascope_nb.llm import (EmbeddedServer, Endpoint, ResponseCache, generate, llm_usage, model_identity, smollm2_path,
+                              weights_hash)
 
 from fault_proxy import FaultProxy
 
@@ -112,3 +116,117 @@ generate(recs, prompt, {str(out)!r}, Endpoint({server.endpoint.base_url!r}, {ser
     lines = _lines(out)
     assert sorted((l["id"], l["sample"]) for l in lines) == sorted((f"s{i}", 0) for i in range(16))
     assert not [l for l in lines if l["error"]]
+
+
+def _texts(results) -> list:
+    return [r["text"] for r in results]
+
+
+# --- The cache answers only for the model that gave the answer (issue 29) ---
+
+def test_scripted_server_speaks_the_openai_api(scripted_server, tmp_path):
+    srv = scripted_server(answer=lambda body: "echo: " + (body["messages"][-1]["content"] if "messages" in body else body["prompt"]))
+    chat = generate(RECORDS[:2], PROMPT, tmp_path / "chat.jsonl", Endpoint(srv.base_url, srv.model), cache=False, desc=None)
+    assert _texts(chat) == [f"echo: Reply with one word about the number {i}." for i in range(2)]
+    plain = generate(RECORDS[:1], lambda r: f"def f{r['n']}():", tmp_path / "plain.jsonl", Endpoint(srv.base_url, srv.model),
+                     cache=False, desc=None)
+    assert _texts(plain) == ["echo: def f0():"]
+    assert [c["path"] for c in srv.calls] == ["/v1/models", "/v1/chat/completions", "/v1/chat/completions",
+                                              "/v1/models", "/v1/completions"], "one identification per run, then the calls"
+    assert sorted(c["body"]["messages"][-1]["content"] for c in srv.completions[:2]) == [PROMPT(r)[0]["content"] for r in RECORDS[:2]]
+
+
+def test_same_name_other_root_is_asked_and_a_restarted_server_hits(scripted_server, tmp_path):
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    served = lambda root, created: [{"id": "m", "object": "model", "owned_by": "lab", "root": root, "max_model_len": 2048,
+                                     "created": created}]
+    ask = lambda srv, name, **kw: generate(RECORDS[:3], PROMPT, tmp_path / f"{name}.jsonl", Endpoint(srv.base_url, "m", **kw),
+                                           cache=cache, desc=None)
+    first = scripted_server(answer="from run-1", model="m", models=served("/ckpt/run-1", 1))
+    port = first.port
+    a = ask(first, "a")
+    assert _texts(a) == ["from run-1"] * 3 and len(first.completions) == 3
+    first.stop()
+    # New weights served under the same name: `root` says so, and every request goes to the new model.
+    second = scripted_server(answer="from run-2", model="m", models=served("/ckpt/run-2", 2), port=port)
+    b = ask(second, "b")
+    assert _texts(b) == ["from run-2"] * 3 and not any(r["cached"] for r in b) and len(second.completions) == 3
+    assert {r["model_id"] for r in a}.isdisjoint({r["model_id"] for r in b})
+    second.stop()
+    # The first model again behind a restarted server (whose `created` stamp differs): all answers from the cache.
+    third = scripted_server(answer="never sent", model="m", models=served("/ckpt/run-1", 3), port=port)
+    c = ask(third, "c")
+    assert _texts(c) == ["from run-1"] * 3 and all(r["cached"] for r in c) and third.completions == []
+    assert llm_usage(c) == {"answers": 3, "from_cache": 3, "asked": 0, "requests": 0}
+    # The user's tag is part of the identity too.
+    d = ask(third, "d", tag="sft-run-7")
+    assert _texts(d) == ["never sent"] * 3 and len(third.completions) == 3
+    assert model_identity(Endpoint(third.base_url, "m", tag="sft-run-7")) == {
+        "model_id": d[0]["model_id"], "model": "m", "base_url": third.base_url, "tag": "sft-run-7",
+        "served": {"id": "m", "object": "model", "owned_by": "lab", "root": "/ckpt/run-1", "max_model_len": 2048}}
+
+
+def test_no_cache_asks_everything_and_refresh_cache_replaces(scripted_server, tmp_path):
+    srv = scripted_server(answer="v1")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    run = lambda name, n=2, **kw: generate(RECORDS[:n], PROMPT, tmp_path / f"{name}.jsonl", Endpoint(srv.base_url, srv.model),
+                                           cache=cache, desc=None, **kw)
+    assert _texts(run("first")) == ["v1"] * 2 and len(srv.completions) == 2
+    srv.answer = "v2"
+    assert _texts(run("cached")) == ["v1"] * 2 and len(srv.completions) == 2
+    fresh = run("no-cache", 3, cache_mode="no-cache")
+    assert _texts(fresh) == ["v2"] * 3 and not any(r["cached"] for r in fresh) and len(srv.completions) == 5
+    # --no-cache wrote the answer it lacked (r2) and left the existing entries alone.
+    assert _texts(run("after-no-cache", 3)) == ["v1", "v1", "v2"] and len(srv.completions) == 5 and len(cache) == 3
+    renewed = run("refresh", 3, cache_mode="refresh")
+    assert _texts(renewed) == ["v2"] * 3 and len(srv.completions) == 8 and len(cache) == 3, "replaced, not added"
+    srv.answer = "v3"
+    assert _texts(run("after-refresh", 3)) == ["v2"] * 3 and len(srv.completions) == 8
+    # A finished output file is not resumed when the cache is bypassed: every key is asked again, one line each.
+    again = run("refresh", 3, cache_mode="refresh")
+    assert _texts(again) == ["v3"] * 3 and len(srv.completions) == 11 and len(_lines(tmp_path / "refresh.jsonl")) == 3
+
+
+def test_resuming_never_keeps_another_models_lines(scripted_server, tmp_path):
+    srv = scripted_server(answer="old weights", model="m", models=[{"id": "m", "root": "/ckpt/a"}])
+    out = tmp_path / "out.jsonl"
+    generate(RECORDS[:2], PROMPT, out, Endpoint(srv.base_url, "m"), cache=False, desc=None)
+    srv.models, srv.answer = [{"id": "m", "root": "/ckpt/b"}], "new weights"
+    res = generate(RECORDS[:2], PROMPT, out, Endpoint(srv.base_url, "m"), cache=False, desc=None)
+    assert _texts(res) == ["new weights"] * 2 and len(srv.completions) == 4 and len(_lines(out)) == 2
+
+
+def _flipped_copy(gguf: Path, dest: Path) -> Path:
+    "A copy of `gguf` with one bit of its last tensor changed: still a valid model, no longer the same weights."
+    shutil.copy(gguf, dest)
+    with open(dest, "r+b") as f:
+        f.seek(-100, os.SEEK_END); byte = f.read(1)
+        f.seek(-100, os.SEEK_END); f.write(bytes([byte[0] ^ 1]))
+    return dest
+
+
+def test_embedded_model_is_its_weights_not_its_port(server, tmp_path):
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    first = generate(RECORDS[:2], PROMPT, tmp_path / "a.jsonl", server.endpoint, max_tokens=4, cache=cache, desc=None)
+    assert not any(r["cached"] or r["error"] for r in first)
+    assert model_identity(server.endpoint)["weights_sha256"] == weights_hash(smollm2_path())
+    # The same GGUF behind another server, on another port, seen through a proxy that logs every request: no calls.
+    restarted = EmbeddedServer().start()
+    try:
+        assert restarted.port != server.port
+        with FaultProxy(restarted.endpoint.base_url) as proxy:
+            again = generate(RECORDS[:2], PROMPT, tmp_path / "b.jsonl", replace(restarted.endpoint, base_url=proxy.base_url),
+                             max_tokens=4, cache=cache, desc=None)
+        assert all(r["cached"] for r in again) and _texts(again) == _texts(first) and proxy.seen == []
+    finally: restarted.stop()
+    # Other weights under the same fixed alias: every request goes to the model.
+    changed = EmbeddedServer(model_path=_flipped_copy(smollm2_path(), tmp_path / "changed.gguf")).start()
+    try:
+        assert changed.endpoint.model == server.endpoint.model
+        with FaultProxy(changed.endpoint.base_url) as proxy:
+            other = generate(RECORDS[:2], PROMPT, tmp_path / "c.jsonl", replace(changed.endpoint, base_url=proxy.base_url),
+                             max_tokens=4, cache=cache, desc=None)
+        assert not any(r["cached"] or r["error"] for r in other) and proxy.seen == ["pass", "pass"]
+        assert model_identity(changed.endpoint)["weights_sha256"] != model_identity(server.endpoint)["weights_sha256"]
+    finally: changed.stop()
+    assert len(cache) == 4
