@@ -21,9 +21,9 @@ from .core import atomic_write, project_root, runs_home
 
 # %% auto #0
 __all__ = ['DOCS_SCREENSHOTS', 'frontmatter_to_markdown', 'notebook_title', 'cell_flags', 'execute_notebook', 'widget_text',
-           'widgets_as_text', 'quarto_to_plain', 'readme_to_home', 'gallery_markdown', 'build_docs', 'serve_site',
-           'chromium_paths', 'headless_chromium', 'console_errors', 'requested_urls', 'external_urls', 'page_report',
-           'screenshot_pages']
+           'widgets_as_text', 'quarto_to_plain', 'page_links_to_html', 'readme_to_home', 'gallery_markdown',
+           'build_docs', 'serve_site', 'chromium_paths', 'headless_chromium', 'console_errors', 'requested_urls',
+           'external_urls', 'page_report', 'screenshot_pages']
 
 # %% ../nbs/11_docs.ipynb #cdfc8ec2
 def _frontmatter(cell: dict) -> dict | None:
@@ -128,6 +128,16 @@ def quarto_to_plain(nb: dict) -> dict:
             if "text/markdown" in data: data["text/markdown"] = _ATTR.sub("", "".join(data["text/markdown"]))
     return nb
 
+# %% ../nbs/11_docs.ipynb #ce280fa9
+def page_links_to_html(nb: dict, pages: set[str]) -> dict:
+    "Point markdown links to the site's markdown `pages` (`design.md#x`) at their rendered `.html` (in place)."
+    names = "|".join(re.escape(p.removesuffix(".md")) for p in sorted(pages))
+    if not names: return nb
+    link = re.compile(rf"\]\(({names})\.md(#[^)\s]*)?\)")
+    for cell in nb.get("cells", []):
+        if cell["cell_type"] == "markdown": cell["source"] = link.sub(r"](\1.html\2)", "".join(cell["source"]))
+    return nb
+
 # %% ../nbs/11_docs.ipynb #d0ac4aa9
 def readme_to_home(readme: str, pages: set[str], exists: Callable[[str], bool] = lambda path: True) -> str:
     "Rewrite README links for the site: `nbs/X.ipynb` to the page `X.ipynb`, the run summary to the gallery, other repo files to code."
@@ -187,8 +197,9 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
     chapters = [proc/p.name for p in chapter_srcs]
     papers = sorted(p for p in (root/"nbs"/"papers").glob("*.ipynb") if not p.name.startswith(("_", ".")))
     nav_ch, nav_pp = [], []
+    md_pages = {p.name for p in (root/"nbs").glob("*.md")}
     for p in chapters:
-        nb = quarto_to_plain(frontmatter_to_markdown(json.loads(p.read_text(encoding="utf-8"))))
+        nb = page_links_to_html(quarto_to_plain(frontmatter_to_markdown(json.loads(p.read_text(encoding="utf-8")))), md_pages)
         (docs/p.name).write_text(json.dumps(nb), encoding="utf-8")
         nav_ch.append({_title(nb) or p.stem: p.name})
     for p in papers:
@@ -198,11 +209,15 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
         nav_pp.append({notebook_title(p): f"papers/{p.name}"})
     if (root/"figures").exists():  # the run summary is rendered as the gallery page instead
         shutil.copytree(root/"figures", docs/"figures", ignore=shutil.ignore_patterns("README.md"))
-    pages = {p.name for p in chapters} | {f"papers/{p.name}" for p in papers}
+    pages = {p.name for p in chapters} | {f"papers/{p.name}" for p in papers} | md_pages
     home = readme_to_home((root/"README.md").read_text(encoding="utf-8"), pages, exists=lambda path: (docs/path).exists())
     (docs/"index.md").write_text(home, encoding="utf-8")
     (docs/"gallery.md").write_text(gallery_markdown(root/"figures"), encoding="utf-8")
-    nav = [{"Home": "index.md"}, {"Gallery": "gallery.md"}, {"Chapters": nav_ch}] + ([{"Papers": nav_pp}] if nav_pp else [])
+    nav_md = []  # markdown pages beside the chapters (the design page), under their first heading
+    for p in sorted(root/"nbs"/name for name in md_pages):
+        shutil.copy(p, docs/p.name)
+        nav_md.append({_title({"cells": [{"cell_type": "markdown", "source": p.read_text(encoding="utf-8")}]}) or p.stem: p.name})
+    nav = [{"Home": "index.md"}, *nav_md, {"Gallery": "gallery.md"}, {"Chapters": nav_ch}] + ([{"Papers": nav_pp}] if nav_pp else [])
     (src/"mkdocs.yml").write_text(yaml.safe_dump(_mkdocs_config(nav, site), sort_keys=False), encoding="utf-8")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--clean", "--quiet", "-f", str(src/"mkdocs.yml")],

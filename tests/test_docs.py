@@ -166,3 +166,13 @@ def test_the_request_check_catches_a_page_that_leaves_the_site(executed, browser
         after = page_report(browser, f"{base}/fixed.html", wait_s=1)["external_requests"]
     assert any("@jupyter-widgets/html-manager" in u for u in before), before
     assert after == [], after
+
+
+def test_the_design_page_is_in_the_site_and_chapters_link_to_it(browser, server):
+    from selenium.webdriver.common.by import By
+    browser.get(f"{server}/00_core.html")
+    browser.find_element(By.LINK_TEXT, "design page").click()
+    assert browser.current_url.endswith("/design.html#record-shapes")
+    body = browser.find_element(By.TAG_NAME, "article").text
+    assert "Record shapes" in body and "Real components" in body
+    assert console_errors(browser) == []
