@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Callable, Iterable
 
-from .core import project_root, read_rows
+from .core import data_file, read_rows
 
 # %% auto #0
 __all__ = ['LANGUAGES', 'TOKEN_RE', 'SITE_BUILTINS', 'SHELL_BUILTINS', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS',
@@ -530,7 +530,7 @@ def extract_apis_ast(code: str, language: str = "python", package: str | None = 
 # %% ../nbs/01_apis.ipynb #3e11fc9e
 def load_gold(path: str | Path | None = None) -> list[dict]:
     "The hand-labelled extraction cases (`data/apis_gold.jsonl` by default)."
-    return [row for _, row in read_rows(path or project_root()/"data"/"apis_gold.jsonl")]
+    return [row for _, row in read_rows(path or data_file("apis_gold.jsonl"))]
 
 def extraction_scores(gold: list[dict], extract: Callable[..., dict] = extract_apis) -> dict:
     "Micro precision/recall of `extract` over the gold cases, the parse accuracy, and the cases it gets wrong."

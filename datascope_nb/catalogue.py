@@ -12,11 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from .core import project_root, read_manifest, read_rows, save_records, write_json
+from .core import Records, data_file, load_rows, read_manifest, save_records, write_json
 
 # %% auto #0
-__all__ = ['SURFACES', 'AMBIGUOUS_METHODS', 'first_sentence', 'signature_of', 'surface_entries', 'api_frequency', 'split_basic',
-           'build_catalogue', 'save_catalogue', 'load_catalogue']
+__all__ = ['SURFACES', 'AMBIGUOUS_METHODS', 'CATALOGUE_FIELDS', 'first_sentence', 'signature_of', 'surface_entries',
+           'api_frequency', 'split_basic', 'build_catalogue', 'save_catalogue', 'load_catalogue']
 
 # %% ../nbs/01b_catalogue.ipynb #0cee7c07
 SURFACES: dict[str, tuple[str, ...]] = {
@@ -129,6 +129,9 @@ def save_catalogue(catalogue: list[dict], out_dir: str | Path, corpus_run: str |
                Path(out_dir)/f"{library}.manifest.json")
     return out
 
-def load_catalogue(library: str, path: str | Path | None = None) -> list[dict]:
-    "A saved catalogue (`data/catalogues/<library>.jsonl` by default)."
-    return [row for _, row in read_rows(Path(path or project_root()/"data"/"catalogues")/f"{library}.jsonl")]
+CATALOGUE_FIELDS: dict[str, type] = {"api": str, "library": str, "level": str}
+
+def load_catalogue(library: str, path: str | Path | None = None, strict: bool = True) -> Records:
+    "A saved catalogue: the shipped `data/catalogues/<library>.jsonl` by default; `path` is a directory holding `<library>.jsonl`, or a catalogue file. Lenient mode makes bad rows skips."
+    p = Path(path) if path else data_file("catalogues", f"{library}.jsonl")
+    return load_rows(p/f"{library}.jsonl" if p.is_dir() else p, CATALOGUE_FIELDS, strict=strict)

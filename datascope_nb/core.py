@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 # %% auto #0
-__all__ = ['SFT_FIELDS', 'RAW_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'NONEMPTY', 'ROW_READERS', 'WRITERS', 'MANIFEST',
-           'RecordError', 'Skip', 'check_record', 'row_unit', 'read_rows', 'Records', 'load_records', 'project_root',
-           'package_file', 'data_sources', 'load_source', 'atomic_write', 'write_jsonl', 'write_json', 'write_parquet',
-           'save_records', 'content_hash', 'config_hash', 'runs_home', 'run_dir', 'write_manifest', 'read_manifest',
-           'check_unique_ids', 'record_seed', 'record_rng', 'seed_everything', 'is_quiet', 'progress']
+__all__ = ['SFT_FIELDS', 'RAW_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'NONEMPTY', 'ROW_READERS', 'SKIP_FIXES', 'WRITERS',
+           'MANIFEST', 'RecordError', 'Skip', 'check_record', 'row_unit', 'read_rows', 'Records', 'load_records',
+           'package_file', 'package_dir', 'checkout_root', 'project_root', 'data_dir', 'data_file', 'data_sources',
+           'load_source', 'NothingUsable', 'skip_summary', 'usable', 'load_rows', 'atomic_write', 'write_jsonl',
+           'write_json', 'write_parquet', 'save_records', 'content_hash', 'config_hash', 'user_cache_dir', 'runs_home',
+           'cache_dir', 'run_dir', 'write_manifest', 'read_manifest', 'check_unique_ids', 'record_seed', 'record_rng',
+           'seed_everything', 'is_quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #9cb50d55
 SFT_FIELDS: dict[str, type] = {"id": str, "instruction": str, "output": str, "language": str, "source": str}
@@ -209,12 +211,6 @@ def load_records(source: str | Path, kind: str = "sft", mapping: Mapping[str, st
     return out
 
 # %% ../nbs/00_core.ipynb #472b12fa
-def project_root(start: str | Path | None = None) -> Path:
-    "The nearest directory at or above `start` (default: cwd) holding `settings.ini`; else `start`."
-    start = Path(start or Path.cwd()).resolve()
-    return next((d for d in [start, *start.parents] if (d/"settings.ini").exists()), start)
-
-
 def package_file(package: str, relpath: str) -> Path:
     "Path of `relpath` inside the installed `package`, without importing it; a clear error if absent."
     import importlib.util
@@ -224,10 +220,41 @@ def package_file(package: str, relpath: str) -> Path:
     if not p.exists(): raise FileNotFoundError(f"{relpath!r} not found in package {package!r} at {p.parent}")
     return p
 
+def package_dir() -> Path:
+    "The directory of this package, `datascope_nb/`: inside the checkout for an editable install, in site-packages for a wheel."
+    import importlib.util
+    return Path(importlib.util.find_spec("datascope_nb").origin).resolve().parent
+
+def checkout_root() -> Path | None:
+    "The source checkout this package lives in (the directory above it, holding `settings.ini` and `nbs/`), or None when installed from a wheel."
+    d = package_dir().parent
+    return d if (d/"settings.ini").is_file() and (d/"nbs").is_dir() else None
+
+def project_root(start: str | Path | None = None) -> Path:
+    "The nearest directory at or above `start` holding `settings.ini` (else `start`); without `start`, the package's own checkout, else that search from the cwd."
+    if start is None and (root := checkout_root()) is not None: return root
+    start = Path(start or Path.cwd()).resolve()
+    return next((d for d in [start, *start.parents] if (d/"settings.ini").exists()), start)
+
+# %% ../nbs/00_core.ipynb #1c6f6e8b
+def data_dir() -> Path:
+    "The directory of the data this project ships: the checkout's `data/`, else `data/` inside the installed package."
+    root = checkout_root()
+    return root/"data" if root is not None else package_dir()/"data"
+
+def data_file(*parts: str, must_exist: bool = True) -> Path:
+    "A file the project ships, e.g. `data_file('bench', 'bench.jsonl')`, found from the package's location (not the cwd)."
+    p = data_dir().joinpath(*parts)
+    if must_exist and not p.exists():
+        there = sorted(q.name for q in p.parent.iterdir()) if p.parent.is_dir() else []
+        raise FileNotFoundError(f"{'/'.join(parts)} is not among the data this package ships (looked in {p.parent}"
+                                + (f"; it holds {', '.join(there)})" if there else ")"))
+    return p
+
 # %% ../nbs/00_core.ipynb #f13ffc96
 def data_sources(path: str | Path | None = None) -> list[dict]:
     "The registry of named inputs (`data/sources.json`): package, file, licence, field mapping, intended use."
-    p = Path(path or project_root()/"data"/"sources.json")
+    p = Path(path or data_file("sources.json"))
     return json.loads(p.read_text(encoding="utf-8"))
 
 def load_source(name: str, strict: bool = True, registry: str | Path | None = None) -> Records:
@@ -237,6 +264,64 @@ def load_source(name: str, strict: bool = True, registry: str | Path | None = No
     e = entries[name]
     return load_records(package_file(e["module"], e["file"]), kind=e["record_kind"],
                         mapping=e.get("mapping"), defaults=e.get("defaults"), strict=strict)
+
+# %% ../nbs/00_core.ipynb #72f972ed
+SKIP_FIXES: dict[str, str] = {
+    "bad_encoding": "the file is not UTF-8 text: is it binary or compressed? (a gzip file must be named *.jsonl.gz)",
+    "bad_json": "each line must hold one complete JSON object: is the file truncated, or not JSON Lines?",
+    "not_an_object": "each line must be a JSON object ({...}), not a list or a bare value",
+    "missing_field": "pass --default {field}=VALUE to fill it, or --map YOURS={field} to rename the field that holds it",
+    "wrong_type": "--map a field of the right type onto '{field}'",
+    "empty_field": "'{field}' is blank in these rows: fill it, or --map another field onto it",
+    "duplicate_id": "ids must be unique: fix them, or pass --map id=orig_id to number the rows instead",
+}
+
+class NothingUsable(ValueError):
+    "An input of which no row could be used; the message is its `skip_summary`."
+
+def skip_summary(source: str | Path, read: int, skips: Sequence[Skip], what: str = "rows",
+                 fixes: Mapping[str, str] | None = None) -> str:
+    "Rows read, kept and skipped; then each kind of skip (by field): count, where it first happened, why, and the fix."
+    fixes, unit = {**SKIP_FIXES, **(fixes or {})}, row_unit(source)
+    out = [f"{source}: read {read} {what}, kept {read - len(skips)}, skipped {len(skips)}"]
+    groups: dict[tuple[str, str | None], list[Skip]] = {}
+    for s in skips: groups.setdefault((s.kind, s.field), []).append(s)
+    for (kind, field), ss in groups.items():
+        first = ss[0]
+        where = f"{unit} {first.line}" if first.line else f"record {first.path}"
+        out.append(f"  {kind}" + (f" '{field}'" if field else "") + f": {len(ss)} (first at {where}: {first.reason})")
+        if kind in fixes: out.append(f"    fix: {fixes[kind].format(field=field)}")
+    return "\n".join(out)
+
+def usable(recs: Records, what: str = "records", warn: Callable[[str], None] | None = None,
+           fixes: Mapping[str, str] | None = None) -> Records:
+    "`recs`, if any row was usable (a report of the skips goes to `warn`); else raise `NothingUsable` saying why."
+    read = len(recs) + len(recs.skips)
+    report = skip_summary(recs.source, read, recs.skips, what, fixes)
+    if not recs:
+        why = "the file holds no records (only blank lines)" if not read else f"none of the {read} {what} is usable"
+        raise NothingUsable(f"{report}\nnothing to work on: {why}")
+    if recs.skips and warn is not None: warn(report)
+    return recs
+
+def load_rows(source: str | Path, fields: Mapping[str, type] | None = None, strict: bool = False,
+              check: Callable[[dict], tuple[str, str, str] | None] | None = None, split: str | None = None) -> Records:
+    "JSON-object rows of `source` with `fields` of the given types; `check(row)` may name a `(field, kind, reason)` wrong with it. Bad rows become skips."
+    unit, out = row_unit(source), Records(source=str(source))
+    for n, row in read_rows(source, split):
+        try:
+            if isinstance(row, RecordError): raise row
+            err = lambda field, kind, why: RecordError(source, n, field, kind, why, unit)
+            if not isinstance(row, dict): raise err(None, "not_an_object", f"expected a JSON object, got {type(row).__name__}")
+            for field, typ in (fields or {}).items():
+                if row.get(field) is None: raise err(field, "missing_field", "required field is missing")
+                if not isinstance(row[field], typ): raise err(field, "wrong_type", f"expected {typ.__name__}, got {type(row[field]).__name__}")
+            if check is not None and (problem := check(row)) is not None: raise err(*problem)
+            out.append(row)
+        except RecordError as e:
+            if strict: raise
+            out.skips.append(e.skip())
+    return out
 
 # %% ../nbs/00_core.ipynb #432995e3
 @contextmanager
@@ -305,10 +390,22 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 # %% ../nbs/00_core.ipynb #16a842d7
+def user_cache_dir() -> Path:
+    "This project's per-user cache directory: `$XDG_CACHE_HOME/datascope-nb`, else `~/.cache/datascope-nb`."
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base).expanduser() if base else Path.home()/".cache")/"datascope-nb"
+
 def runs_home() -> Path:
-    "Where runs, executed papers notebooks and caches live: `$DATASCOPE_HOME`, else `<project root>/runs`."
+    "Where runs, executed papers notebooks and caches live: `$DATASCOPE_HOME`, else the checkout's `runs/`, else `user_cache_dir()`."
     home = os.environ.get("DATASCOPE_HOME", "").strip()
-    return Path(home).expanduser().resolve() if home else project_root()/"runs"
+    if home: return Path(home).expanduser().resolve()
+    root = checkout_root()
+    return root/"runs" if root is not None else user_cache_dir()
+
+def cache_dir(name: str) -> Path:
+    "A tool cache that is slow to rebuild (a reference's virtualenv, converted models): the checkout's `.cache/<name>`, where `make` puts them, else `runs_home()/<name>`."
+    root = checkout_root()
+    return root/".cache"/name if root is not None else runs_home()/name
 
 def run_dir(stage: str, config: Mapping[str, Any], root: str | Path | None = None) -> Path:
     "The run directory for `stage` under `config`: `<root>/<stage>-<config hash>` (root: `runs_home()`), created if needed."

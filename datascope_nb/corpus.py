@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .apis import TOKEN_RE, _text, code_length, extract_apis, parse_code, ts_query
-from .core import Records, Skip, load_records, progress, project_root, run_dir, save_records, write_manifest
+from .core import Records, Skip, cache_dir, load_records, progress, run_dir, save_records, write_manifest
 
 # %% auto #0
 __all__ = ['DEFAULT_PYTHON_PACKAGES', 'EXTENSIONS', 'TEST_DIRS', 'TEST_FILE', 'BUNDLE_FILE', 'GENERATED', 'SKIP_DIRS',
@@ -71,7 +71,7 @@ def other_sources(npm_root: str | Path | None = None) -> list[Source]:
     if jdk: out.append(Source("openjdk-17", "java", str(jdk[0]), _deb_version("openjdk-17-source")))
     go = sorted(Path("/usr/share").glob("go-*/src")) + sorted(Path("/usr/lib").glob("go-*/src"))
     if go: out.append(Source("go-stdlib", "go", str(go[-1].resolve()), _deb_version("golang-src")))
-    npm = Path(npm_root or project_root()/".cache"/"corpora"/"npm"/"node_modules")
+    npm = Path(npm_root or cache_dir("corpora")/"npm"/"node_modules")
     for pkg in sorted(npm.glob("*/package.json")) if npm.exists() else []:
         meta = json.loads(pkg.read_text())
         out.append(Source(f"npm:{meta['name']}", "javascript", str(pkg.parent), meta.get("version", "unknown")))

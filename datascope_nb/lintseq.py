@@ -27,7 +27,7 @@ from statistics import mean, median
 from typing import Callable, Iterable, Sequence
 
 from .apis import BUILTINS, record_code
-from .core import (Skip, check_unique_ids, config_hash, load_records, progress, project_root, record_seed, run_dir,
+from .core import (Skip, check_unique_ids, cache_dir, config_hash, load_records, progress, record_seed, run_dir,
                                write_json, write_jsonl, write_manifest)
 
 # %% auto #0
@@ -541,7 +541,7 @@ def reference_python(minimum: tuple[int, int] = (3, 12)) -> str | None:
 
 def reference_env(where: str | Path | None = None) -> Path:
     "A virtualenv with the reference LintSeq (`REFERENCE`), created once; returns its bin directory."
-    where = Path(where or project_root()/".cache"/"pylintseq")
+    where = Path(where or cache_dir("pylintseq"))
     bin_dir, stamp = where/"venv"/"bin", where/"venv"/f".installed-{config_hash({'pins': REFERENCE})}"
     if stamp.exists(): return bin_dir
     python = reference_python()
