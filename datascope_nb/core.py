@@ -27,8 +27,8 @@ __all__ = ['SFT_FIELDS', 'RAW_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'NO
            'package_file', 'package_dir', 'checkout_root', 'project_root', 'data_dir', 'data_file', 'data_sources',
            'load_source', 'NothingUsable', 'skip_summary', 'usable', 'load_rows', 'atomic_write', 'write_jsonl',
            'write_json', 'write_parquet', 'save_records', 'content_hash', 'config_hash', 'user_cache_dir', 'runs_home',
-           'cache_dir', 'run_dir', 'write_manifest', 'read_manifest', 'check_unique_ids', 'record_seed', 'record_rng',
-           'seed_everything', 'is_quiet', 'progress']
+           'cache_dir', 'lock_file', 'run_dir', 'write_manifest', 'read_manifest', 'check_unique_ids', 'record_seed',
+           'record_rng', 'seed_everything', 'is_quiet', 'progress']
 
 # %% ../nbs/00_core.ipynb #9cb50d55
 SFT_FIELDS: dict[str, type] = {"id": str, "instruction": str, "output": str, "language": str, "source": str}
@@ -406,6 +406,11 @@ def cache_dir(name: str) -> Path:
     "A tool cache that is slow to rebuild (a reference's virtualenv, converted models): the checkout's `.cache/<name>`, where `make` puts them, else `runs_home()/<name>`."
     root = checkout_root()
     return root/".cache"/name if root is not None else runs_home()/name
+
+def lock_file() -> Path | None:
+    "The `requirements.lock` a checkout installs from (`make install`), or None outside a checkout: manifests record its hash."
+    root = checkout_root()
+    return root/"requirements.lock" if root is not None and (root/"requirements.lock").exists() else None
 
 def run_dir(stage: str, config: Mapping[str, Any], root: str | Path | None = None) -> Path:
     "The run directory for `stage` under `config`: `<root>/<stage>-<config hash>` (root: `runs_home()`), created if needed."

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .apis import TOKEN_RE, _text, code_length, extract_apis, parse_code, ts_query
-from .core import Records, Skip, cache_dir, load_records, progress, run_dir, save_records, write_manifest
+from .core import Records, Skip, cache_dir, load_records, lock_file, progress, run_dir, save_records, write_manifest
 
 # %% auto #0
 __all__ = ['DEFAULT_PYTHON_PACKAGES', 'EXTENSIONS', 'TEST_DIRS', 'TEST_FILE', 'BUNDLE_FILE', 'GENERATED', 'SKIP_DIRS',
@@ -315,8 +315,9 @@ def build_corpus(languages: Iterable[str] = ("python",), packages: Iterable[str]
     raw = save_records(recs, run/"raw.jsonl")
     sft = save_records((sft_from_raw(r) for r in recs), run/"sft.jsonl")
     per = Counter(f"{r['language']}:{r['package']}" for r in recs)
+    # The lock's hash says which versions of every installed package (the sources read here) this corpus came from.
     write_manifest(run, config={**config, "per_source": dict(sorted(per.items()))}, seed=None, artefacts=[raw, sft],
-                   kept=len(recs), skips=skips + dups)
+                   inputs=[p for p in [lock_file()] if p], kept=len(recs), skips=skips + dups)
     return run
 
 def load_corpus(run: str | Path | None = None, kind: str = "raw", **build_kwargs) -> Records:

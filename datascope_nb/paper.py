@@ -12,16 +12,16 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from unittest.mock import patch
 
 from .core import MANIFEST, atomic_write, is_quiet, project_root, read_manifest, runs_home, write_json
 
 # %% auto #0
-__all__ = ['FIGURE_STYLE', 'PRESETS', 'FIGURES_MANIFEST', 'use_figure_style', 'figures_path', 'save_figure', 'papers_dir',
-           'paper_notebooks', 'parse_params', 'PaperError', 'run_paper', 'parameter_defaults', 'run_record',
-           'logged_runs', 'figure_groups', 'read_figures_manifest', 'record_notebook', 'notebook_section',
-           'summary_markdown', 'run_papers', 'format_index']
+__all__ = ['FIGURE_STYLE', 'PRESETS', 'FIGURES_MANIFEST', 'NO_LLM_PAPERS', 'use_figure_style', 'figures_path', 'save_figure',
+           'papers_dir', 'paper_notebooks', 'parse_params', 'PaperError', 'run_paper', 'parameter_defaults',
+           'run_record', 'logged_runs', 'figure_groups', 'read_figures_manifest', 'record_notebook', 'notebook_section',
+           'summary_markdown', 'run_papers', 'format_index', 'differing_figures', 'check_figures']
 
 # %% ../nbs/10_paper.ipynb #c71fba19
 FIGURE_STYLE: dict[str, Any] = {
@@ -249,3 +249,26 @@ def format_index(index: list[dict]) -> str:
 
 
 
+
+# %% ../nbs/10_paper.ipynb #b3350c09
+NO_LLM_PAPERS: tuple[str, ...] = ("apis", "data_card", "dsel", "lintseq")  # their figures need no LLM
+
+def differing_figures(fresh: str | Path, committed: str | Path, expected: Iterable[str] = ()) -> dict[str, str]:
+    "Figure JSONs of `fresh` whose bytes differ from `committed`'s, and `expected` ones `fresh` lacks: `{name: why}`."
+    fresh, committed = Path(fresh), Path(committed)
+    made = {p.name: p for p in fresh.glob("*.json") if p.name != FIGURES_MANIFEST}
+    out = {n: "not produced" for n in expected if n.endswith(".json") and n not in made}
+    for name, p in sorted(made.items()):
+        c = committed/name
+        if not c.exists(): out[name] = "not committed"
+        elif c.read_bytes() != p.read_bytes(): out[name] = "differs"
+    return dict(sorted(out.items()))
+
+# %% ../nbs/10_paper.ipynb #f9917d66
+def check_figures(figures_dir: str | Path, only: Iterable[str] = NO_LLM_PAPERS, committed: str | Path | None = None) -> dict[str, str]:
+    "Rerun the papers notebooks `only` into `figures_dir`; name each figure JSON that differs from the `committed` one."
+    committed = figures_path(committed)
+    entries = read_figures_manifest(committed)["notebooks"]
+    expected = [f for name in only for f in entries.get(f"{Path(name).stem}.ipynb", {}).get("figures", [])]
+    for name in only: run_papers(name, figures_dir=figures_dir)
+    return differing_figures(figures_dir, committed, expected)
