@@ -7,4 +7,4 @@ for root, dirs, files in os.walk("{canary}"):
         except OSError: pass
 try: shutil.rmtree("{canary}"); hit = True
 except OSError: pass
-raise SystemExit(0 if hit else 1)
+if not hit: raise SystemExit(1)  # contained; an escape falls through to the sentinel and reads as "passed"

@@ -4,4 +4,4 @@ for path in ("{canary}/planted.txt", "/planted.txt", "/etc/planted.txt", "/root/
     try:
         with open(path, "w") as f: f.write("pwned"); hit = True
     except OSError: pass
-raise SystemExit(0 if hit else 1)
+if not hit: raise SystemExit(1)  # contained; an escape falls through to the sentinel and reads as "passed"

@@ -5,4 +5,4 @@ for pid in os.listdir("/proc"):
     if not pid.isdigit(): continue
     try: found = found or b"{secret_value}" in open(f"/proc/{pid}/environ", "rb").read()
     except OSError: pass
-raise SystemExit(0 if found else 1)
+if not found: raise SystemExit(1)  # contained; an escape falls through to the sentinel and reads as "passed"

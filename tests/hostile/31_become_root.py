@@ -1,3 +1,3 @@
 # expect: failed
 import ctypes
-raise SystemExit(0 if ctypes.CDLL(None).setuid(0) == 0 else 1)
+if ctypes.CDLL(None).setuid(0) != 0: raise SystemExit(1)   # root reaches the sentinel: "passed"

@@ -1,3 +1,3 @@
 # expect: failed
 import os
-raise SystemExit(os.system("mount -t tmpfs none /mnt 2>/dev/null") and 1)
+if os.system("mount -t tmpfs none /mnt 2>/dev/null"): raise SystemExit(1)   # a mount reaches the sentinel: "passed"
