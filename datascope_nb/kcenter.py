@@ -5,6 +5,7 @@
 # %% ../nbs/01d_kcenter.ipynb #b2ec0e23
 from __future__ import annotations
 
+import contextlib
 import time
 from random import Random
 from typing import Sequence
@@ -12,7 +13,8 @@ from typing import Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['kcenter_device', 'first_centre', 'float32_slack', 'kcenter_greedy', 'kcenter_greedy_reference', 'bench_kcenter']
+__all__ = ['KCENTER_FAMILIES', 'kcenter_device', 'first_centre', 'gemm_error_bound', 'kcenter_greedy', 'kcenter_family',
+           'kcenter_greedy_reference', 'bench_kcenter']
 
 # %% ../nbs/01d_kcenter.ipynb #8f9975d3
 def kcenter_device(device: str | None = None) -> str:
@@ -29,73 +31,188 @@ def _check_k(n: int, k: int, already: Sequence[int]) -> None:
     if any(not 0 <= i < n for i in already): raise ValueError(f"already_selected holds indices outside [0, {n})")
 
 # %% ../nbs/01d_kcenter.ipynb #bf73391b
-def float32_slack(sq_max: float, d: int) -> float:
-    "How far below the float32 maximum a row may sit and still be the exact farthest: 16·√d·eps·`sq_max`."
-    # Rounding errors of a d-term dot product grow like √d·eps (they partly cancel), not like the
-    # worst case d·eps; 16√d leaves a wide margin (the example below measures it), and a
-    # tighter window keeps the candidates few when distances crowd together late in a run.
-    return 16 * d ** 0.5 * float(np.finfo(np.float32).eps) * max(sq_max, float(np.finfo(np.float32).tiny))
+_U32 = 2.0 ** -24            # float32's unit roundoff
 
-def _exact_farthest(xt, candidates, centres, centres_sq) -> tuple[int, float]:
-    "The candidate row farthest from its nearest centre (float64, rounded to float32), lowest index on ties, and that distance."
-    # In torch, like everything else in the loop: handing this to numpy's BLAS mid-loop makes two thread
-    # pools spin against each other on a small machine (it tripled the run time here).
+def gemm_error_bound(norm, cmax: float, d: int):
+    "A rigorous bound on the float32 error of `‖a‖² + ‖c‖² − 2a·c` for rows of norm `norm` against centres of norm ≤ `cmax`."
+    # Each of the three d-term sums is off by at most γ·(its terms' absolute sum) with γ = m·u/(1 − m·u), whatever
+    # the summation order (BLAS blocking, SIMD lanes, FMA), so the total is within γ_{d+2}·(‖a‖ + ‖c‖)²; the
+    # float32 rounding of the centred rows adds 2u·(‖a‖ + ‖c‖)². A factor 2 covers the norms' own rounding.
+    g = (d + 8) * _U32 / (1 - (d + 8) * _U32)
+    return 2 * g * (norm + cmax) ** 2
+
+@contextlib.contextmanager
+def _exact_float32(device: str):
+    "float32 matmuls really in float32 (no TF32), and one CPU thread for the small per-pick operations."
     import torch
-    a = xt[candidates].double()
-    d2 = ((a * a).sum(1)[:, None] + centres_sq[None, :] - 2 * (a @ centres.T)).min(1).values
-    r = d2.clamp_min(0).float().sqrt()           # rounded as scikit-learn rounds float32 distances
-    j = int(torch.nonzero(r == r.max())[0])      # candidates are in index order: ties go to the lowest index
-    return int(candidates[j]), float(r[j])
+    prec, threads = torch.get_float32_matmul_precision(), torch.get_num_threads()
+    torch.set_float32_matmul_precision("highest")
+    if device == "cpu": torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_float32_matmul_precision(prec); torch.set_num_threads(threads)
+
+class _Search:
+    """The state of one lazy KCenterGreedy run: float32 upper bounds for every row, exact float64 distances
+    for the few rows that can still be the farthest, and the centres in both precisions."""
+    def __init__(self, xt, cap: int, block_elems: int):
+        import torch
+        n, d = xt.shape
+        f64, dev = torch.float64, xt.device
+        self.n, self.d, self.block, self.x, self.dev = n, d, block_elems, xt, dev
+        self.mu = xt.sum(0, dtype=f64) / n
+        self.xc = xt - self.mu.float()                   # centred: the float32 error scales with the norms
+        self.sq = (self.xc * self.xc).sum(1)
+        self.norm = self.sq.sqrt()
+        self.centres = torch.zeros((cap, d), dtype=f64, device=dev)
+        self.centres_sq = torch.zeros(cap, dtype=f64, device=dev)
+        self.cidx = torch.zeros(cap, dtype=torch.long, device=dev)
+        self.t, self.bulk_t, self.cmax = 0, 0, 0.0       # centres; centres in `s`; their largest centred norm
+        inf = float("inf")
+        self.s = torch.full((n,), inf, device=dev)       # float32 min over centres[:bulk_t]; true ≤ s + e
+        self.e = torch.zeros(n, device=dev)
+        self.ub = torch.full((n,), inf, device=dev)      # exact upper bounds of rows sent back from the active set
+        self.chosen = torch.zeros(n, dtype=torch.bool, device=dev)
+        self.is_active = torch.zeros(n, dtype=torch.bool, device=dev)
+        self.pos = torch.full((n,), -1, dtype=torch.long, device=dev)
+        self.active = torch.zeros(0, dtype=torch.long, device=dev)
+        self.a = torch.zeros((0, d), dtype=f64, device=dev); self.a_sq = torch.zeros(0, dtype=f64, device=dev)
+        self.dist = torch.zeros(0, dtype=f64, device=dev)   # exact squared distance of each active row to its nearest centre
+        self.tau = inf                                   # every row outside the active set is within tau of its nearest centre
+        self.grow = max(256, n // 64)
+        self.stats = {"picks": 0, "exact_rows": 0, "entered": 0, "refills": 0}
+
+    def _rows64(self, rows):
+        a = self.x[rows].double() - self.mu
+        return a, (a * a).sum(1)
+
+    def add(self, idx: Sequence[int]) -> None:
+        "Make rows `idx` centres: they are never picked again, and the active rows' exact distances see them."
+        import torch
+        it = torch.as_tensor(list(idx), dtype=torch.long, device=self.dev)
+        c, c_sq = self._rows64(it)
+        t0, self.t = self.t, self.t + len(it)
+        self.centres[t0:self.t], self.centres_sq[t0:self.t], self.cidx[t0:self.t] = c, c_sq, it
+        self.cmax = max(self.cmax, float(self.norm[it].max()))
+        self.chosen[it] = True
+        for j in range(len(it)):                         # torch.mv: a matmul with one column is 1,000× slower here
+            self.dist = torch.minimum(self.dist, self.a_sq + c_sq[j] - 2 * torch.mv(self.a, c[j]))
+        p = self.pos[it]
+        self.dist[p[p >= 0]] = float("-inf")
+
+    def farthest(self) -> tuple[int, float]:
+        "The next pick and the coverage radius, as the reference computes them; (-1, 0.0) once every row is a centre."
+        import torch
+        self.stats["picks"] += 1
+        while True:
+            m = float(self.dist.max()) if len(self.active) else float("-inf")
+            # Every row outside the active set lies within tau; a margin of 32 roundoffs keeps it strictly below
+            # the winner even after rounding to float32 and the square root, so no tie with it is possible.
+            if self.tau == float("-inf") or (m > float("-inf") and m >= max(self.tau, 0.0) * (1 + 32 * _U32) + 1e-30):
+                self.stats["exact_rows"] += len(self.active)
+                if m == float("-inf"): return -1, 0.0
+                r = self.dist.clamp_min(0).float().sqrt()    # rounded as scikit-learn rounds: squared to float32, then √
+                r[self.dist == float("-inf")] = -1.0
+                top = r.max()
+                return int(self.active[r == top].min()), float(top)   # ties to the lowest index, like np.argmax
+            self._refill()
+
+    def _bulk(self) -> None:
+        "Bring every row's float32 bound up to date with the centres added since the last pass: one GEMM per block."
+        import torch
+        new = self.cidx[self.bulk_t:self.t]
+        c, c_sq = self.xc[new], self.sq[new]
+        b = max(1, self.block // len(new))
+        for s in range(0, self.n, b):
+            d2 = self.sq[s:s + b, None] + c_sq[None, :] - 2 * (self.xc[s:s + b] @ c.T)
+            self.s[s:s + b] = torch.minimum(self.s[s:s + b], d2.min(1).values.clamp_min_(0))
+        self.bulk_t = self.t
+        self.e = gemm_error_bound(self.norm, self.cmax, self.d)
+
+    def _refill(self) -> None:
+        "Lower tau: move the rows with the largest bounds into the active set with exact distances, and drop the active rows below it."
+        import torch
+        self.stats["refills"] += 1
+        if self.bulk_t < self.t: self._bulk()
+        bound = torch.minimum(self.s + self.e, self.ub)
+        bound[self.chosen | self.is_active] = float("-inf")
+        frozen = int((bound > float("-inf")).sum())
+        if frozen == 0:
+            self.tau = float("-inf"); return
+        new = torch.nonzero(bound >= torch.topk(bound, min(self.grow, frozen)).values[-1]).flatten()
+        bound[new] = float("-inf")
+        self.tau = float(bound.max())
+        a, a_sq = self._rows64(new)
+        dist = torch.full((len(new),), float("inf"), dtype=torch.float64, device=self.dev)
+        b = max(1, self.block // len(new))
+        for c0 in range(0, self.t, b):
+            c1 = min(self.t, c0 + b)
+            dist = torch.minimum(dist, (a_sq[:, None] + self.centres_sq[None, c0:c1] - 2 * (a @ self.centres[c0:c1].T)).min(1).values)
+        self.stats["entered"] += len(new)
+        # Active rows now below tau cannot win until tau falls again: they go back with their exact value as the bound.
+        keep = (self.dist >= self.tau) & (self.dist > float("-inf"))
+        gone, live = self.active[~keep], self.dist[~keep] > float("-inf")
+        up = torch.nextafter(self.dist[~keep][live].float(), torch.tensor(float("inf"), device=self.dev))
+        self.ub[gone[live]] = torch.minimum(self.ub[gone[live]], up)
+        self.is_active[gone], self.pos[gone] = False, -1
+        self.active, self.dist = torch.cat([self.active[keep], new]), torch.cat([self.dist[keep], dist])
+        self.a, self.a_sq = torch.cat([self.a[keep], a]), torch.cat([self.a_sq[keep], a_sq])
+        self.is_active[new] = True
+        self.pos[self.active] = torch.arange(len(self.active), device=self.dev)
 
 def kcenter_greedy(x, k: int, seed: int = 0, already_selected: Sequence[int] | None = None, *, first: int | None = None,
-                   device: str | None = None, block_elems: int = 1 << 24) -> tuple[list[int], list[float]]:
-    """Pick `k` rows of `x` (n×d) by farthest-point greedy; Euclidean distance, float32 in torch with exact float64 picks.
+                   device: str | None = None, block_elems: int = 1 << 24, stats: dict | None = None) -> tuple[list[int], list[float]]:
+    """Pick `k` rows of `x` (n×d) by farthest-point greedy; Euclidean distance, exactly the picks of the per-step reference.
 
     Returns `(picks, radii)`: the picked row indices in pick order, and the coverage radius after each pick.
-    Starts from the `already_selected` rows if any, else from row `first`, else from a row drawn with `seed`."""
+    Starts from the `already_selected` rows if any, else from row `first`, else from a row drawn with `seed`.
+    `stats`, if given, receives counters: picks, exact_rows (float64 row updates, summed over picks), entered, refills."""
     import torch
     already = list(already_selected or [])
     n = len(x)
     _check_k(n, k, already)
     if k == 0: return [], []
     dev = kcenter_device(device)
-    with torch.no_grad():
+    with torch.no_grad(), _exact_float32(torch.device(dev).type):
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=dev)
-        sq = (xt * xt).sum(1)
-        slack = float32_slack(float(sq.max()), xt.shape[1])
-        dist = torch.full((n,), float("inf"), device=dev)
-        # Start from the existing centres a block at a time, so the n×b distance block stays within `block_elems`.
-        b = max(1, block_elems // max(n, 1))
-        for s in range(0, len(already), b):
-            idx = torch.as_tensor(already[s:s + b], device=dev)
-            d2 = sq[:, None] + sq[idx][None, :] - 2 * (xt @ xt[idx].T)
-            dist = torch.minimum(dist, d2.clamp_min_(0).min(1).values)
-        # Every centre in float64, with its squared norm, for settling near-ties exactly (k + |already| rows: small).
-        centres = torch.zeros((len(already) + k, xt.shape[1]), dtype=torch.float64, device=dev)
-        centres_sq = torch.zeros(len(already) + k, dtype=torch.float64, device=dev)
-        t = len(already)
+        s = _Search(xt, len(already) + k, block_elems)
         if already:
-            centres[:t] = xt[torch.as_tensor(already, device=dev)].double()
-            centres_sq[:t] = (centres[:t] * centres[:t]).sum(1)
-            dist[torch.as_tensor(already, device=dev)] = -1.0
-            i = _pick(xt, dist, centres[:t], centres_sq[:t], slack)[0]
+            s.add(already); i = s.farthest()[0]
         else: i = first if first is not None else first_centre(n, seed)
         picks, radii = [], []
         for _ in range(k):
             picks.append(i)
-            centres[t] = xt[i].double(); centres_sq[t] = centres[t] @ centres[t]; t += 1
-            dist = torch.minimum(dist, (sq + sq[i] - 2 * (xt @ xt[i])).clamp_min_(0))
-            dist[i] = -1.0                          # never re-pick a chosen row, even among exact duplicates
-            i, r = _pick(xt, dist, centres[:t], centres_sq[:t], slack)
+            s.add([i])
+            i, r = s.farthest()
             radii.append(r)
+    if stats is not None: stats.update(s.stats)
     return picks, radii
 
-def _pick(xt, dist, centres, centres_sq, slack: float) -> tuple[int, float]:
-    "The next centre and the coverage radius: the float32 maximum's near-ties, settled in float64."
-    import torch
-    top = float(dist.max())
-    if top < 0: return int(torch.argmax(dist)), 0.0     # every row is a centre
-    return _exact_farthest(xt, torch.nonzero(dist >= top - slack).flatten(), centres, centres_sq)
+# %% ../nbs/01d_kcenter.ipynb #7d2f4b90
+KCENTER_FAMILIES: tuple[str, ...] = ("unit", "gaussian", "clustered", "minilm")
+
+def kcenter_family(name: str, n: int = 50_000, d: int = 384, seed: int = 0, clusters: int = 50) -> np.ndarray:
+    """n×d float32 benchmark input: 'unit' (random unit rows), 'gaussian' (N(offset, 3²) with a common offset of norm 100),
+    'clustered' (`clusters` tight Gaussian clusters at norms 1 to 30, Dirichlet sizes), or 'minilm' (the first `n` corpus
+    functions embedded by all-MiniLM-L6-v2, cached under `runs/`; d is 384)."""
+    rng = np.random.default_rng(seed)
+    if name == "unit":
+        x = rng.normal(size=(n, d)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+    if name == "gaussian":
+        offset = rng.normal(size=d)
+        offset *= 100 / np.linalg.norm(offset)
+        return (offset + 3 * rng.normal(size=(n, d))).astype(np.float32)
+    if name == "clustered":
+        centres = rng.normal(size=(clusters, d))
+        centres *= (rng.uniform(1, 30, size=clusters) / np.linalg.norm(centres, axis=1))[:, None]
+        label = rng.choice(clusters, size=n, p=rng.dirichlet(np.ones(clusters)))
+        spread = rng.uniform(0.005, 0.05, size=clusters)        # per coordinate: radii of 0.1 to 1 in 384 dimensions
+        return (centres[label] + spread[label, None] * rng.normal(size=(n, d))).astype(np.float32)
+    if name == "minilm":
+        from datascope_nb.corpus import load_corpus
+        from datascope_nb.embed import embed_texts
+        return embed_texts([r["code"] for r in load_corpus()][:n], "minilm")
+    raise ValueError(f"unknown input family {name!r}; choose from {KCENTER_FAMILIES}")
 
 # %% ../nbs/01d_kcenter.ipynb #1a62760c
 def kcenter_greedy_reference(x: np.ndarray, k: int, seed: int = 0, already_selected: Sequence[int] | None = None, *,
@@ -118,14 +235,14 @@ def kcenter_greedy_reference(x: np.ndarray, k: int, seed: int = 0, already_selec
 
 # %% ../nbs/01d_kcenter.ipynb #e9489ce4
 def bench_kcenter(n: int = 50_000, d: int = 384, k: int = 1_000, seed: int = 0, device: str | None = None,
-                  x: np.ndarray | None = None) -> dict:
-    "Wall time of `kcenter_greedy` and the reference on the same `x` (random unit rows by default), and whether they agree."
-    if x is None:
-        x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
+                  x: np.ndarray | None = None, family: str = "unit") -> dict:
+    "Wall time of `kcenter_greedy` and the reference on the same `x` (else `kcenter_family(family, n, d)`), and whether they agree."
+    if x is None: x = kcenter_family(family, n, d, seed)
     dev = kcenter_device(device)
     kcenter_greedy(x[:1000], 10, seed=seed, device=dev)        # warm-up: torch's first call pays for its set-up
-    t = time.perf_counter(); ours = kcenter_greedy(x, k, seed=seed, device=dev); t_ours = time.perf_counter() - t
+    stats: dict = {}
+    t = time.perf_counter(); ours = kcenter_greedy(x, k, seed=seed, device=dev, stats=stats); t_ours = time.perf_counter() - t
     t = time.perf_counter(); ref = kcenter_greedy_reference(x, k, seed=seed); t_ref = time.perf_counter() - t
-    return {"n": len(x), "d": x.shape[1], "k": k, "device": dev, "ours_s": t_ours, "reference_s": t_ref,
-            "speedup": t_ref / t_ours, "identical": ours[0] == ref[0], "radius": ours[1][-1]}
+    return {"family": family, "n": len(x), "d": x.shape[1], "k": k, "device": dev, "ours_s": t_ours, "reference_s": t_ref,
+            "speedup": t_ref / t_ours, "identical": ours[0] == ref[0], "radius": ours[1][-1],
+            "exact_rows_per_pick": stats["exact_rows"] / stats["picks"], "entered": stats["entered"], "refills": stats["refills"]}
