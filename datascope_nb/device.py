@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .core import project_root, write_json
+from .core import content_hash, project_root, write_json
 
 # %% auto #0
 __all__ = ['MiB', 'CALL_LIMIT', 'PART_LIMIT', 'MANIFEST_NAME', 'SMOLLM2_PARAMS', 'H200_PEAK_BF16', 'TOY_SIZES', 'WHEELS',
-           'RUN_SH', 'HashMismatch', 'sha256_file', 'split_file', 'read_parts_manifest', 'join_parts', 'parse_sizes',
-           'format_sizes', 'notebook_script', 'gpu_tokens_per_s', 'device_plan', 'toy_model', 'dry_run_params',
-           'device_dir', 'tree_bytes', 'folder_bytes', 'fetch_wheels', 'write_bundle', 'run_bundle']
+           'RUN_SH', 'HashMismatch', 'split_file', 'read_parts_manifest', 'join_parts', 'parse_sizes', 'format_sizes',
+           'notebook_script', 'gpu_tokens_per_s', 'device_plan', 'toy_model', 'dry_run_params', 'device_dir',
+           'tree_bytes', 'folder_bytes', 'fetch_wheels', 'write_bundle', 'run_bundle']
 
 # %% ../nbs/08a_device.ipynb #7d514f0d
 MiB = 2**20
@@ -34,13 +34,6 @@ MANIFEST_NAME = "parts.json"
 
 class HashMismatch(ValueError):
     "A file or part whose SHA-256 is not the one its manifest records."
-
-def sha256_file(path: str | Path, chunk: int = 4 * MiB) -> str:
-    "The SHA-256 hex digest of a file, read in chunks."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk): h.update(block)
-    return h.hexdigest()
 
 def split_file(path: str | Path, out: str | Path, part_bytes: Sequence[int] | int = PART_LIMIT) -> dict:
     "Cut `path` into parts (a list of sizes, or equal parts of at most an int) as `out/part-i/`, each with the manifest; returns it."
@@ -58,7 +51,7 @@ def split_file(path: str | Path, out: str | Path, part_bytes: Sequence[int] | in
             shutil.rmtree(folder, ignore_errors=True); folder.mkdir(parents=True)
             (folder/f"{path.name}.{i}").write_bytes(data)
             parts.append({"file": f"part-{i}/{path.name}.{i}", "bytes": n, "sha256": hashlib.sha256(data).hexdigest()})
-    manifest = {"name": path.name, "bytes": size, "sha256": sha256_file(path), "parts": parts}
+    manifest = {"name": path.name, "bytes": size, "sha256": content_hash(path), "parts": parts}
     for i in range(len(parts)): write_json(manifest, out/f"part-{i}"/MANIFEST_NAME)
     return manifest
 
@@ -72,16 +65,16 @@ def join_parts(root: str | Path, out: str | Path | None = None) -> Path:
     "Check each part under `root` against the manifest, join them into `out` (default `root/<name>`) and check the whole."
     root = Path(root); manifest = read_parts_manifest(root)
     out = Path(out or root/manifest["name"])
-    if out.exists() and out.stat().st_size == manifest["bytes"] and sha256_file(out) == manifest["sha256"]: return out
+    if out.exists() and out.stat().st_size == manifest["bytes"] and content_hash(out) == manifest["sha256"]: return out
     missing = [p["file"] for p in manifest["parts"] if not (root/p["file"]).exists()]
     if missing: raise FileNotFoundError(f"parts missing under {root}: {missing}; carry their folders (one call each) first")
     for p in manifest["parts"]:
-        if (got := sha256_file(root/p["file"])) != p["sha256"]:
+        if (got := content_hash(root/p["file"])) != p["sha256"]:
             raise HashMismatch(f"{p['file']}: SHA-256 {got[:16]}... is not the manifest's {p['sha256'][:16]}...; carry that part again")
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as f:
         for p in manifest["parts"]: f.write((root/p["file"]).read_bytes())
-    if (got := sha256_file(tmp)) != manifest["sha256"]:
+    if (got := content_hash(tmp)) != manifest["sha256"]:
         tmp.unlink(); raise HashMismatch(f"{manifest['name']} joined: SHA-256 {got[:16]}... is not the manifest's {manifest['sha256'][:16]}...")
     tmp.rename(out)
     return out

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from datascope_nb.core import runs_home
+from datascope_nb.core import content_hash, runs_home
 from datascope_nb.device import (CALL_LIMIT, MiB, PART_LIMIT, HashMismatch, device_plan, dry_run_params, format_sizes,
-                                 join_parts, notebook_script, parse_sizes, read_parts_manifest, sha256_file, split_file,
+                                 join_parts, notebook_script, parse_sizes, read_parts_manifest, split_file,
                                  write_bundle)
 from datascope_nb.llm import smollm2_path
 from datascope_nb.train import TRAIN_PRESETS
@@ -31,7 +31,7 @@ def test_split_join_and_verify(tmp_path):
     # each call's folder holds its part and the whole manifest
     for i in range(2): assert json.loads((tmp_path/"carry"/f"part-{i}"/"parts.json").read_text()) == manifest
     joined = join_parts(tmp_path/"carry")
-    assert joined.read_bytes() == data and sha256_file(joined) == manifest["sha256"]
+    assert joined.read_bytes() == data and content_hash(joined) == manifest["sha256"]
     assert join_parts(tmp_path/"carry") == joined                   # already joined and checked: nothing to do
     assert not list((tmp_path/"carry").glob("*.tmp*"))
 
@@ -63,7 +63,7 @@ def test_the_real_gguf_travels_in_two_parts_under_the_call_limit(tmp_path):
     first = min(PART_LIMIT, CALL_LIMIT - 8 * MiB)
     manifest = split_file(gguf, tmp_path, [first, size - first])
     assert len(manifest["parts"]) == 2 and all(p["bytes"] <= PART_LIMIT for p in manifest["parts"])
-    assert sha256_file(join_parts(tmp_path)) == sha256_file(gguf) == manifest["sha256"]
+    assert content_hash(join_parts(tmp_path)) == content_hash(gguf) == manifest["sha256"]
 
 
 def test_sizes_round_trip_and_the_notebook_becomes_a_script(root):
@@ -133,7 +133,7 @@ def test_device_command_runs_end_to_end_with_toy_switch(root, tmp_path, scratch_
     print(f"device command (toy): {time.perf_counter() - started:.0f} s")
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     report = json.loads((out/"device_report.json").read_text())
-    assert report["returncode"] == 0 and report["toy"] and report["model_sha256"] == sha256_file(smollm2_path())
+    assert report["returncode"] == 0 and report["toy"] and report["model_sha256"] == content_hash(smollm2_path())
     assert report["throughput"]["packed"]["tokens_per_s"] > 0
     with tarfile.open(out/"figures.tar.gz") as tar:
         names = set(tar.getnames())
