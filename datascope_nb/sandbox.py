@@ -351,7 +351,9 @@ def run_untrusted(program: str, timeout: float = 3.0, memory_mb: int = 1024, max
                 except ProcessLookupError: pass
             proc.wait()
             seconds = time.perf_counter() - t0
-            if timed_out and isolation != "unsafe-rlimits": _reap(uid)
+            # After a normal exit too: the kernel kills what the program left in its PID namespace (a daemon)
+            # asynchronously, and under load it lingers; the uid must not go back to the pool before it is gone.
+            if isolation != "unsafe-rlimits": _reap(uid)
             if isolation == "unsafe-rlimits":
                 try: os.killpg(proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError): pass
