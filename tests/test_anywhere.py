@@ -72,7 +72,9 @@ def test_commands_work_from_anywhere(away):
     assert (score["pass@1"], score["pass@2"]) == (0.5, 1.0)
     corpus = _ok(_run(away, "corpus", "--packages", "tqdm"))
     assert corpus["counts"]["kept"] > 10 and Path(corpus["run"]).parent == away["home"].resolve()
-    assert "same selection: yes" in _ok(_run(away, "bench", "kcenter", "-n", "500", "--k", "5"))
+    table = _ok(_run(away, "bench", "kcenter", "-n", "500", "--k", "5")).splitlines()
+    rows = [line.split() for line in table[2:] if line.strip()]   # a title, a header, then one row per input family
+    assert "identical" in table[1] and len(rows) >= 4 and all(r[5] == "yes" for r in rows), table
     assert set(away["cwd"].iterdir()) == before
 
 
