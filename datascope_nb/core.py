@@ -424,8 +424,9 @@ def run_dir(stage: str, config: Mapping[str, Any], root: str | Path | None = Non
 MANIFEST = "manifest.json"
 
 def write_manifest(run: str | Path, *, config: Mapping[str, Any], seed: int | None, inputs: Iterable[str | Path] = (),
-                   artefacts: Iterable[str | Path] = (), kept: int = 0, skips: Iterable[Skip] = (), max_listed: int = 100) -> Path:
-    "Write `manifest.json` in `run`: config, seed, version, input/artefact hashes, counts and skip reasons."
+                   artefacts: Iterable[str | Path] = (), kept: int = 0, skips: Iterable[Skip] = (), max_listed: int = 100,
+                   rejected: Mapping[str, int] | None = None) -> Path:
+    "Write `manifest.json` in `run`: config, seed, version, input/artefact hashes, counts, skip reasons and a pipeline's rejections ('stage: reason' → count)."
     from datascope_nb import __version__
     skips = list(skips)
     manifest = {
@@ -437,6 +438,7 @@ def write_manifest(run: str | Path, *, config: Mapping[str, Any], seed: int | No
         "counts": {"kept": kept, "skipped": len(skips)},
         "skip_reasons": dict(sorted(Counter(s.kind for s in skips).items())),
         "skips": [asdict(s) for s in skips[:max_listed]],
+        **({"rejected": dict(sorted(rejected.items()))} if rejected else {}),
     }
     return write_json(manifest, Path(run)/MANIFEST)
 
