@@ -16,14 +16,14 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Callable, Iterable
 
-from .core import data_file, read_rows
+from .core import FENCE_RE, LANGUAGE_ALIASES, TOKEN_RE, data_file, read_rows
 
 # %% auto #0
-__all__ = ['LANGUAGES', 'TOKEN_RE', 'SITE_BUILTINS', 'SHELL_BUILTINS', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS',
-           'FLAT_QUERIES', 'FENCE_RE', 'LANGUAGE_ALIASES', 'ts_language', 'ts_parser', 'parse_code', 'syntax_error',
-           'code_length', 'Scope', 'bind', 'lookup', 'enclosing_class', 'import_name', 'absolute_module',
-           'resolve_call', 'summarise', 'ts_query', 'resolve_flat', 'extract_apis', 'extract_apis_ast', 'load_gold',
-           'extraction_scores', 'record_code', 'annotate_apis', 'api_stats', 'bench_extraction']
+__all__ = ['LANGUAGES', 'SITE_BUILTINS', 'SHELL_BUILTINS', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS', 'FLAT_QUERIES',
+           'ts_language', 'ts_parser', 'parse_code', 'syntax_error', 'code_length', 'Scope', 'bind', 'lookup',
+           'enclosing_class', 'import_name', 'absolute_module', 'resolve_call', 'summarise', 'ts_query', 'resolve_flat',
+           'extract_apis', 'extract_apis_ast', 'load_gold', 'extraction_scores', 'record_code', 'annotate_apis',
+           'api_stats', 'bench_extraction']
 
 # %% ../nbs/01_apis.ipynb #257f93a1
 LANGUAGES = ("python", "java", "javascript", "go")
@@ -66,8 +66,6 @@ def syntax_error(tree) -> str | None:
     return f"syntax error at line {line + 1}, column {col + 1}: {what}"
 
 # %% ../nbs/01_apis.ipynb #a4e9c56e
-TOKEN_RE = re.compile(r"\w+|[^\w\s]")    # the same tokens as strings (for shingles and token sets)
-
 _BYTE_CLASS = bytes(ord("w") if (i >= 128 or chr(i).isalnum() or chr(i) == "_") else ord("s") if chr(i) in " \t\n\r\x0b\x0c" else ord("p")
                     for i in range(256))
 
@@ -547,9 +545,6 @@ def extraction_scores(gold: list[dict], extract: Callable[..., dict] = extract_a
             "parse_accuracy": parse_ok / max(len(gold), 1), "wrong": wrong}
 
 # %% ../nbs/01_apis.ipynb #9fcadd78
-FENCE_RE = re.compile(r"```([\w+#-]*)[^\n]*\n(.*?)```", re.S)
-LANGUAGE_ALIASES = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript", "golang": "go"}
-
 def record_code(rec: dict) -> tuple[str, str]:
     "The `(code, language)` of a raw-code record or an SFT example (first fenced block of the output, if any)."
     lang = str(rec.get("language") or "python").lower()

@@ -23,12 +23,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 # %% auto #0
 __all__ = ['SFT_FIELDS', 'RAW_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'NONEMPTY', 'ROW_READERS', 'SKIP_FIXES', 'WRITERS',
-           'MANIFEST', 'RecordError', 'Skip', 'check_record', 'row_unit', 'read_rows', 'Records', 'load_records',
-           'package_file', 'package_dir', 'checkout_root', 'project_root', 'data_dir', 'data_file', 'data_sources',
-           'load_source', 'NothingUsable', 'skip_summary', 'usable', 'load_rows', 'atomic_write', 'write_jsonl',
-           'write_json', 'write_parquet', 'save_records', 'content_hash', 'config_hash', 'user_cache_dir', 'runs_home',
-           'cache_dir', 'lock_file', 'run_dir', 'write_manifest', 'read_manifest', 'check_unique_ids', 'record_seed',
-           'record_rng', 'seed_everything', 'is_quiet', 'progress']
+           'MANIFEST', 'TOKEN_RE', 'FENCE_RE', 'LANGUAGE_ALIASES', 'LANGUAGE_NAMES', 'RecordError', 'Skip',
+           'check_record', 'row_unit', 'read_rows', 'Records', 'load_records', 'package_file', 'package_dir',
+           'checkout_root', 'project_root', 'data_dir', 'data_file', 'data_sources', 'load_source', 'NothingUsable',
+           'skip_summary', 'usable', 'load_rows', 'atomic_write', 'write_jsonl', 'write_json', 'write_parquet',
+           'save_records', 'content_hash', 'config_hash', 'user_cache_dir', 'runs_home', 'cache_dir', 'lock_file',
+           'run_dir', 'write_manifest', 'read_manifest', 'check_unique_ids', 'record_seed', 'record_rng',
+           'seed_everything', 'is_quiet', 'progress', 'language_tag', 'fence', 'fenced_blocks']
 
 # %% ../nbs/00_core.ipynb #9cb50d55
 SFT_FIELDS: dict[str, type] = {"id": str, "instruction": str, "output": str, "language": str, "source": str}
@@ -481,3 +482,22 @@ def progress(iterable: Iterable | None = None, desc: str | None = None, total: i
     "A tqdm progress bar over `iterable` that is silent under CI (see `is_quiet`)."
     from tqdm.auto import tqdm
     return tqdm(iterable, desc=desc, total=total, disable=is_quiet(), **kwargs)
+
+# %% ../nbs/00_core.ipynb #9918c407
+TOKEN_RE = re.compile(r"\w+|[^\w\s]")    # the same tokens as strings (for shingles and token sets)
+FENCE_RE = re.compile(r"```([\w+#-]*)[^\n]*\n(.*?)```", re.S)
+LANGUAGE_ALIASES: dict[str, str] = {"py": "python", "python3": "python", "js": "javascript", "node": "javascript", "golang": "go"}
+LANGUAGE_NAMES: dict[str, str] = {"python": "Python", "java": "Java", "javascript": "JavaScript", "go": "Go"}
+
+def language_tag(tag: str) -> str:
+    "A fence tag or language field in this project's spelling: lower case, aliases resolved (`py` → `python`)."
+    tag = tag.strip().lower()
+    return LANGUAGE_ALIASES.get(tag, tag)
+
+def fence(code: str, language: str) -> str:
+    "`code` as a markdown block fenced with `language`'s tag."
+    return f"```{language}\n{code}\n```"
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    "Every fenced block of `text` as `(tag, code)`, tags in `language_tag` spelling ('' when untagged)."
+    return [(language_tag(m.group(1)), m.group(2)) for m in FENCE_RE.finditer(text or "")]

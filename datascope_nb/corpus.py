@@ -22,8 +22,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .apis import TOKEN_RE, _text, code_length, extract_apis, parse_code, ts_query
-from .core import Records, Skip, cache_dir, load_records, lock_file, progress, run_dir, save_records, write_manifest
+from .apis import _text, code_length, extract_apis, parse_code, ts_query
+from .core import TOKEN_RE, Records, Skip, cache_dir, load_records, lock_file, progress, run_dir, save_records, write_manifest
 
 # %% auto #0
 __all__ = ['DEFAULT_PYTHON_PACKAGES', 'EXTENSIONS', 'TEST_DIRS', 'TEST_FILE', 'BUNDLE_FILE', 'GENERATED', 'SKIP_DIRS',

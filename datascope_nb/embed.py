@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .apis import TOKEN_RE
+from .core import TOKEN_RE
 from .core import atomic_write, progress, run_dir
 
 # %% auto #0

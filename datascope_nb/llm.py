@@ -27,8 +27,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .apis import FENCE_RE
-from .core import check_unique_ids, progress, runs_home, write_json, write_jsonl
+from .core import check_unique_ids, fenced_blocks, language_tag, progress, runs_home, write_json, write_jsonl
 
 # %% auto #0
 __all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'WEIGHTS_SIDECAR', 'TRAINING_STATE', 'VOLATILE_MODEL_FIELDS', 'CACHE_VERSION',
@@ -468,9 +467,9 @@ def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dic
 def extract_code(text: str | None, language: str | None = None) -> tuple[str | None, str | None]:
     "`(code, None)` from the first fenced block (in `language` if one is), else `(None, reason)`."
     if not text: return None, "empty_output"
-    blocks = [(m.group(1).lower(), m.group(2)) for m in FENCE_RE.finditer(text)]
+    blocks = fenced_blocks(text)
     if not blocks: return None, "no_code_block"
-    pick = next((code for tag, code in blocks if language and tag == language.lower()), blocks[0][1])
+    pick = next((code for tag, code in blocks if language and tag == language_tag(language)), blocks[0][1])
     return (pick, None) if pick.strip() else (None, "empty_code_block")
 
 def parse_sections(text: str | None, keys: Sequence[str]) -> tuple[dict[str, str] | None, str | None]:
