@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import heapq
 import math
 import numbers
@@ -15,6 +16,8 @@ import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from statistics import median
+from functools import partial
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -23,6 +26,7 @@ from .apis import annotate_apis, code_length, record_code
 from .core import check_unique_ids, progress, record_seed
 from .embed import embed_texts
 from .kcenter import kcenter_greedy
+from .pipeline import Rejection, Run, batch_stage, map_stage, reject, run_pipeline
 
 # %% auto #0
 __all__ = ['DEFAULT_MAX_JS', 'CoverFn', 'SELECTORS', 'record_apis', 'record_length', 'with_selection_fields', 'api_coverage',
@@ -31,7 +35,7 @@ __all__ = ['DEFAULT_MAX_JS', 'CoverFn', 'SELECTORS', 'record_apis', 'record_leng
            'length_bins_of', 'greedy_cover_plain', 'dsel_greedy_plain', 'greedy_cover_lazy', 'dsel_greedy',
            'random_selection_data', 'lazy_matches_plain', 'random_baseline', 'stratified_baseline', 'top_apis_baseline',
            'kcenter_baseline', 'full_baseline', 'select_indices', 'select', 'dsel_select', 'selection_metrics',
-           'bench_dsel']
+           'selection_fields', 'choose_subset', 'select_run', 'bench_dsel']
 
 # %% ../nbs/02_dsel.ipynb #01f73210
 def record_apis(rec: dict) -> list[str]:
@@ -42,9 +46,11 @@ def record_apis(rec: dict) -> list[str]:
     return next(iter(annotate_apis([rec])))["apis"]
 
 def record_length(rec: dict | numbers.Real) -> float:
-    "Code length in tokens: a number as is, a record's `length` field, else `code_length` of its code."
+    "Code length in tokens: a number as is, a record's `length` or `meta.length` field, else `code_length` of its code."
     if isinstance(rec, numbers.Real): return rec
     if "length" in rec: return rec["length"]
+    meta = rec.get("meta")
+    if isinstance(meta, dict) and "length" in meta: return meta["length"]
     return code_length(record_code(rec)[0])["tokens"]
 
 def with_selection_fields(records: Iterable[dict], desc: str | None = "reading APIs and lengths") -> list[dict]:
@@ -349,6 +355,36 @@ def selection_metrics(subset: Sequence[dict], full: Sequence[dict], bins: int | 
             "api_coverage": api_coverage(subset, full), "weighted_api_coverage": api_coverage(subset, full, weighted=True),
             "length_js_bits": length_js_divergence(subset, full, bins) if subset else None,
             "distinct_apis": len({a for r in subset for a in record_apis(r)})}
+
+# %% ../nbs/02_dsel.ipynb #978f37e1
+def selection_fields(rec: dict) -> dict:
+    "`rec` with the APIs its code calls and its code length in `meta` (`apis`, `length`), read once for selection and metrics."
+    meta = rec["meta"] if isinstance(rec.get("meta"), dict) else {}
+    return {**rec, "meta": {**meta, "apis": record_apis(rec), "length": record_length(rec)}}
+
+# %% ../nbs/02_dsel.ipynb #da00263d
+def choose_subset(records: Sequence[dict], budget: int | float, method: str, seed: int, knobs: dict) -> list[dict | Rejection]:
+    "The records `method` picks (in pick order), then a `not_selected` rejection, with APIs and length only, for every other."
+    idx = select_indices(selection_data(records), budget, method, seed, **knobs)
+    picked = set(idx)
+    brief = lambda r: {"id": r["id"], "meta": {"apis": r["meta"]["apis"], "length": r["meta"]["length"]}}
+    return [records[i] for i in idx] + [reject("not_selected", method, brief(r)) for j, r in enumerate(records) if j not in picked]
+
+def select_run(records: Iterable[dict], budget: int | float | str, method: str = "dsel", seed: int = 0, bins: int = 10,
+               max_js: float | None = None, embedding: str | None = None, out: str | Path | None = None,
+               workers: int | None = None, config: dict | None = None) -> Run:
+    "Select a subset of `records` for `budget` (count, fraction or '10%') with `method`, as a run: `subset.jsonl` and the metrics in its report."
+    if method not in SELECTORS: raise ValueError(f"unknown selection method {method!r}; choose from {sorted(SELECTORS)}")
+    budget = parse_budget(budget) if isinstance(budget, str) else budget
+    params = inspect.signature(SELECTORS[method]).parameters
+    knobs = {k: v for k, v in {"bins": bins, "max_js": max_js, "embedding": embedding}.items() if k in params and v is not None}
+    def summary(kept: list[dict], rejected: list[Rejection]) -> dict:
+        full = kept + [r.record for r in rejected if r.stage == "select"]
+        return {"method": method, "budget": budget, "seed": seed, **selection_metrics(kept, full, bins)}
+    stages = [map_stage(selection_fields, "apis_and_length"),
+              batch_stage(partial(choose_subset, budget=budget, method=method, seed=seed, knobs=knobs), "select", whole=True)]
+    return run_pipeline(records, stages, out, name="select", config={"method": method, "budget": budget, "bins": bins, **knobs, **(config or {})},
+                        seed=seed, workers=workers, output="subset.jsonl", summary=summary)
 
 # %% ../nbs/02_dsel.ipynb #92faaf58
 def _timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
