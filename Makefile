@@ -93,11 +93,12 @@ else
 endif
 
 bench: install
-	$(BIN)/datascope bench apis $(if $(N),-n $(N))
+	$(BIN)/datascope bench apis $(if $(N),--limit $(N))
 	$(BIN)/datascope bench dsel
 	$(BIN)/datascope bench sandbox
 	$(BIN)/datascope bench lintseq
 	$(BIN)/datascope bench kcenter
+	$(BIN)/datascope bench pipeline
 	$(BIN)/datascope bench train --repeats 3
 
 # Real non-Python code for the corpus: the JDK's and Go's sources from Debian, and npm packages.

@@ -67,12 +67,12 @@ def test_commands_work_from_anywhere(away):
     sel = _ok(_run(away, "select", "sft.jsonl", "--budget", "3"))
     assert sel["k"] == 3 and Path(sel["run"]).parent == away["home"].resolve()
     ls = _ok(_run(away, "lintseq", "sft.jsonl", "--paths", "1", "--workers", "1"))
-    assert ls["kept"] == 6 and Path(ls["run"]).parent == away["home"].resolve()
+    assert ls["accepted"] == 6 and Path(ls["run"]).parent == away["home"].resolve()
     score = _ok(_run(away, "eval", "score", "samples.jsonl"))
     assert (score["pass@1"], score["pass@2"]) == (0.5, 1.0)
     corpus = _ok(_run(away, "corpus", "--packages", "tqdm"))
     assert corpus["counts"]["kept"] > 10 and Path(corpus["run"]).parent == away["home"].resolve()
-    table = _ok(_run(away, "bench", "kcenter", "-n", "500", "--k", "5")).splitlines()
+    table = _ok(_run(away, "bench", "kcenter", "--limit", "500", "--centres", "5")).splitlines()
     rows = [line.split() for line in table[2:] if line.strip()]   # a title, a header, then one row per input family
     assert "identical" in table[1] and len(rows) >= 4 and all(r[5] == "yes" for r in rows), table
     assert set(away["cwd"].iterdir()) == before

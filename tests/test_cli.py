@@ -96,12 +96,12 @@ def test_eval_counts_cache_hits_as_the_server_logged_them(scripted_server, tmp_p
 def test_dgen_and_codeocean_take_the_flags_and_report_the_cache(scripted_server, tmp_path):
     srv = scripted_server(answer="Problem: Print zeros.\nSolution:\n```python\nimport numpy as np\nprint(np.zeros(2))\n```", model="m")
     dgen = _reporter(srv, tmp_path / "home", "dgen", "--library", "numpy", "--n", "2", "--mode", "simple")
-    report, calls = dgen("--root", str(tmp_path / "a"))
+    report, calls = dgen("--out", str(tmp_path / "a"))
     assert calls == 2 and (report["llm"]["asked"], report["llm"]["from_cache"]) == (2, 0)
     assert report["llm"]["model_identity"]["served"]["id"] == "m"
-    report, calls = dgen("--root", str(tmp_path / "b"))
+    report, calls = dgen("--out", str(tmp_path / "b"))
     assert calls == 0 and (report["llm"]["asked"], report["llm"]["from_cache"]) == (0, 2)
-    report, calls = dgen("--root", str(tmp_path / "b"), "--refresh-cache")
+    report, calls = dgen("--out", str(tmp_path / "b"), "--refresh-cache")
     assert calls == 2 and (report["llm"]["requests"], report["llm"]["cache_mode"]) == (2, "refresh")
 
     from datascope_nb.evaluate import humaneval_problems
@@ -109,7 +109,7 @@ def test_dgen_and_codeocean_take_the_flags_and_report_the_cache(scripted_server,
     write_jsonl([{"id": f"f{i}", "language": "python", "package": "he", "path": f"f{i}.py", "name": f"f{i}", "docstring": "",
                   "code": p["prompt"] + p["canonical_solution"]} for i, p in enumerate(humaneval_problems()[:6])], raw)
     codeocean = _reporter(srv, tmp_path / "home", "codeocean", str(raw), "--n", "3", "--pool", "0", "--embedding", "tfidf",
-                          "--root", str(tmp_path / "co"))
+                          "--out", str(tmp_path / "co"))
     report, calls = codeocean()
     assert calls > 0 and report["llm"]["requests"] == calls and report["llm"]["from_cache"] == 0
     again, calls_again = codeocean("--no-cache")
