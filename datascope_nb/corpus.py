@@ -10,6 +10,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
+import os
 import re
 import sysconfig
 import zipfile
@@ -23,13 +24,15 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .apis import _text, code_length, extract_apis, parse_code, ts_query
-from .core import TOKEN_RE, Records, Skip, cache_dir, load_records, lock_file, progress, run_dir, save_records, write_manifest
+from .core import LANGUAGE_NAMES, TOKEN_RE, Records, Skip, cache_dir, check_record, fence, lock_file, progress
+from .pipeline import Rejection, Run, batch_stage, filter_stage, load_run, map_stage, reject, run_pipeline
 
 # %% auto #0
 __all__ = ['DEFAULT_PYTHON_PACKAGES', 'EXTENSIONS', 'TEST_DIRS', 'TEST_FILE', 'BUNDLE_FILE', 'GENERATED', 'SKIP_DIRS',
-           'FUNCTION_QUERIES', 'MAX_LINES', 'TRIVIAL_BODY', 'CORPUS_RULES', 'Source', 'python_source', 'other_sources',
-           'source_files', 'function_name', 'file_functions', 'token_set', 'minhash', 'jaccard', 'dedup',
-           'default_sources', 'corpus_functions', 'sft_from_raw', 'build_corpus', 'load_corpus']
+           'FUNCTION_QUERIES', 'MAX_LINES', 'TRIVIAL_BODY', 'CORPUS_RULES', 'CORPUS_STAGES', 'Source', 'python_source',
+           'other_sources', 'source_files', 'source_root', 'library_file', 'read_source', 'function_name',
+           'file_functions', 'functions', 'token_set', 'minhash', 'jaccard', 'dedup', 'dedup_sorted', 'default_sources',
+           'corpus_files', 'corpus_summary', 'corpus_run', 'build_corpus', 'sft_from_raw', 'load_corpus']
 
 # %% ../nbs/01a_corpus.ipynb #0806665a
 @dataclass(frozen=True)
@@ -46,13 +49,18 @@ DEFAULT_PYTHON_PACKAGES = (
     "tornado", "jinja2", "pygments", "babel", "markdown", "mistune", "jsonschema", "lark", "click", "httpx", "anyio",
     "requests", "urllib3", "yaml", "nbformat", "nbconvert", "jupyter_client", "jupyter_server", "dateutil")
 
+@cache
+def _distributions() -> dict[str, list[str]]:
+    "Import name → distribution names, read once: scanning every installed distribution takes about a second."
+    return importlib.metadata.packages_distributions()
+
 def python_source(package: str) -> Source | None:
     "The installed source of `package` (`'stdlib'` for the standard library), or None if it is not installed."
     if package == "stdlib":
         return Source("stdlib", "python", sysconfig.get_paths()["stdlib"], sysconfig.get_python_version())
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations: return None
-    dist = importlib.metadata.packages_distributions().get(package, [package])[0]
+    dist = _distributions().get(package, [package])[0]
     try: version = importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError: version = "unknown"
     return Source(package, "python", list(spec.submodule_search_locations)[0], version)
@@ -89,26 +97,50 @@ def _is_test(rel: str) -> bool:
     parts = rel.split("/")
     return bool(TEST_DIRS.intersection(parts[:-1]) or TEST_FILE.search(parts[-1]))
 
-def source_files(src: Source, skips: list[Skip] | None = None) -> Iterator[tuple[str, bytes]]:
-    "Yield `(relative path, bytes)` of a source's files in sorted order, recording skipped test files in `skips`."
+def source_files(src: Source) -> list[dict]:
+    "The file records of a source, in sorted path order: `id` (`<source>/<path>`), `path`, and the source's name, language and version."
     exts = EXTENSIONS[src.language]
     root = Path(src.root)
     if root.suffix == ".zip":
-        zf = zipfile.ZipFile(root)
-        names = sorted(n for n in zf.namelist() if n.endswith(exts))
-        read = zf.read
+        with zipfile.ZipFile(root) as zf: names = sorted(n for n in zf.namelist() if n.endswith(exts))
     else:
         names = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in exts and p.is_file()
                        and not SKIP_DIRS.intersection(p.relative_to(root).parts[:-1]))
-        read = lambda n: (root/n).read_bytes()
-    for n in names:
-        if _is_test(n):
-            if skips is not None: skips.append(Skip(f"{src.name}/{n}", 0, None, "test_file", "tests are not library code"))
-            continue
-        if BUNDLE_FILE.search(n.rsplit("/", 1)[-1]):
-            if skips is not None: skips.append(Skip(f"{src.name}/{n}", 0, None, "bundle", "a built bundle of other files"))
-            continue
-        yield n, read(n)
+    # No root: the records are the run's input and name its directory, which must not depend on where packages are installed.
+    return [{"id": f"{src.name}/{n}", "path": n, "name": src.name, "language": src.language, "version": src.version} for n in names]
+
+@cache
+def source_root(name: str, language: str) -> str:
+    "Where the installed source `name` (of `language`) lives here."
+    src = python_source(name) if language == "python" else next((s for s in other_sources() if s.name == name), None)
+    if src is None: raise FileNotFoundError(f"source {name!r} ({language}) is not installed here")
+    return src.root
+
+# %% ../nbs/01a_corpus.ipynb #5f021948
+def library_file(rec: dict) -> dict | Rejection:
+    "Keep a file record unless it is a test or a built bundle."
+    if _is_test(rec["path"]): return reject("test_file", "tests are not library code", id=rec["id"])
+    if BUNDLE_FILE.search(rec["path"].rsplit("/", 1)[-1]): return reject("bundle", "a built bundle of other files", id=rec["id"])
+    return rec
+
+# %% ../nbs/01a_corpus.ipynb #0ef59bcf
+_ZIPS: dict[tuple[str, int], zipfile.ZipFile] = {}
+
+def _zip(root: str) -> zipfile.ZipFile:
+    "One open zip per file and process: a ZipFile inherited through a fork shares its file offset with the parent."
+    key = (root, os.getpid())
+    if key not in _ZIPS: _ZIPS[key] = zipfile.ZipFile(root)
+    return _ZIPS[key]
+
+def read_source(rec: dict) -> dict | Rejection:
+    "A file record with its decoded `text`, or a rejection when it is not UTF-8 or carries a generated-file banner."
+    root = rec.get("root") or source_root(rec["name"], rec["language"])     # a record may name a root of its own
+    data = _zip(root).read(rec["path"]) if root.endswith(".zip") else (Path(root)/rec["path"]).read_bytes()
+    try: text = data.decode("utf-8")
+    except UnicodeDecodeError as e: return reject("bad_encoding", str(e), id=rec["id"])
+    if GENERATED.search("\n".join(text.split("\n", 12)[:12])):
+        return reject("generated", "generated-file banner in its first lines", id=rec["id"])
+    return {**rec, "text": text}
 
 # %% ../nbs/01a_corpus.ipynb #e53e55ec
 FUNCTION_QUERIES = {
@@ -200,13 +232,8 @@ def _module_package(src: Source, rel: str) -> str:
     base = [] if src.name == "stdlib" else [src.name]
     return ".".join(base + pkg)
 
-def file_functions(src: Source, rel: str, data: bytes, skips: list[Skip]) -> Iterator[dict]:
-    "Raw-code records for the public, documented, non-trivial functions of one file; the rest become `skips`."
-    where = f"{src.name}/{rel}"
-    try: text = data.decode("utf-8")
-    except UnicodeDecodeError as e: skips.append(Skip(where, 0, None, "bad_encoding", str(e))); return
-    if GENERATED.search("\n".join(text.split("\n", 12)[:12])):
-        skips.append(Skip(where, 0, None, "generated", "generated-file banner in its first lines")); return
+def file_functions(src: Source, rel: str, text: str) -> Iterator[dict | Rejection]:
+    "Raw-code records for the public, documented, non-trivial functions of one file; a `Rejection` for each of the rest."
     tree = parse_code(text, src.language)
     raw = text.encode("utf-8")                  # not root_node.text: the root may start after leading comments
     preamble = _python_preamble(tree) if src.language == "python" else ""
@@ -215,23 +242,29 @@ def file_functions(src: Source, rel: str, data: bytes, skips: list[Skip]) -> Ite
     for fn in sorted((f for f in fns if _bound_function(f)), key=lambda n: n.start_byte):
         line = fn.start_point[0] + 1
         name = function_name(fn)
-        skip = lambda kind, why: skips.append(Skip(f"{where}:{name}", line, None, kind, why))
-        if fn.has_error: skip("syntax_error", "the function does not parse"); continue
-        if _private(fn, name, src.language): skip("private", "not public API"); continue
+        fid = f"{src.language}:{src.name}:{rel}:{line}"
+        stop = lambda reason, why: reject(reason, f"{name}: {why}", id=fid)
+        if fn.has_error: yield stop("syntax_error", "the function does not parse"); continue
+        if _private(fn, name, src.language): yield stop("private", "not public API"); continue
         if src.language == "python":
             doc = _python_docstring(fn)
             doc, span = doc if doc else (None, None)
         else: doc, span = _comment_docstring(fn), None
-        if not doc: skip("no_docstring", "no docstring or doc comment"); continue
+        if not doc: yield stop("no_docstring", "no docstring or doc comment"); continue
         code = _dedent_at(raw[fn.start_byte:fn.end_byte].decode("utf-8", "replace"), fn.start_point[1])
         lines = code.split("\n")
-        if len(lines) > MAX_LINES: skip("too_long", f"{len(lines)} lines > {MAX_LINES}"); continue
+        if len(lines) > MAX_LINES: yield stop("too_long", f"{len(lines)} lines > {MAX_LINES}"); continue
         nodoc = code if span is None else _dedent_at((raw[fn.start_byte:span[0]] + raw[span[1]:fn.end_byte]).decode("utf-8", "replace"), fn.start_point[1])
-        if _trivial(nodoc.split("\n")): skip("trivial", "fewer than 3 code lines, or only pass/raise"); continue
+        if _trivial(nodoc.split("\n")): yield stop("trivial", "fewer than 3 code lines, or only pass/raise"); continue
         ex = extract_apis(f"{preamble}\n{code}" if preamble else code, src.language, package=package)
-        yield {"id": f"{src.language}:{src.name}:{rel}:{line}", "language": src.language, "package": src.name,
+        yield {"id": fid, "language": src.language, "package": src.name,
                "path": rel, "name": name, "docstring": doc, "code": code, "code_without_docstring": nodoc,
                "apis": ex["apis"], "unresolved": ex["unresolved"], **code_length(code)}
+
+# %% ../nbs/01a_corpus.ipynb #1cd47ed2
+def functions(rec: dict) -> list[dict | Rejection]:
+    "The `functions` stage: a file record (with its `text`) becomes its function records and rejections."
+    return list(file_functions(Source(rec["name"], rec["language"], rec.get("root", ""), rec["version"]), rec["path"], rec["text"]))
 
 # %% ../nbs/01a_corpus.ipynb #2252f7fc
 _P = (1 << 61) - 1
@@ -253,23 +286,32 @@ def minhash(tokens: set[str], num_perm: int = 128, seed: int = 0) -> np.ndarray:
 
 def jaccard(a: set, b: set) -> float: return len(a & b) / max(len(a | b), 1)
 
-def dedup(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: int = 8) -> tuple[list[dict], list[Skip]]:
+
+# %% ../nbs/01a_corpus.ipynb #843901e4
+def dedup(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: int = 8) -> tuple[list[dict], list[Rejection]]:
     "Drop exact and near duplicates (token-set Jaccard >= `threshold`), keeping the first of each group."
     kept, skips, seen, buckets, sets = [], [], {}, {}, []
     for r in progress(records, desc="dedup"):
         key = " ".join(r["code"].split())
         if key in seen:
-            skips.append(Skip(r["id"], 0, None, "duplicate_exact", f"same code as {seen[key]}")); continue
+            skips.append(reject("duplicate_exact", f"same code as {seen[key]}", id=r["id"])); continue
         seen[key] = r["id"]
         toks = token_set(r["code"])
         sig = minhash(toks, bands * rows)
         keys = [(band, sig[band*rows:(band+1)*rows].tobytes()) for band in range(bands)]
         cands = {i for k in keys for i in buckets.get(k, ())}
         dup = next((kept[i]["id"] for i in sorted(cands) if jaccard(toks, sets[i]) >= threshold), None)
-        if dup: skips.append(Skip(r["id"], 0, None, "duplicate_near", f"token Jaccard >= {threshold} with {dup}")); continue
+        if dup: skips.append(reject("duplicate_near", f"token Jaccard >= {threshold} with {dup}", id=r["id"])); continue
         for k in keys: buckets.setdefault(k, []).append(len(kept))
         kept.append(r); sets.append(toks)
     return kept, skips
+
+
+# %% ../nbs/01a_corpus.ipynb #1fb97769
+def dedup_sorted(records: list[dict]) -> list[dict | Rejection]:
+    "The `dedup` stage: `records` sorted by id, then `dedup`; the kept records (in id order) and the duplicates' rejections."
+    kept, dups = dedup(sorted(records, key=lambda r: r["id"]))
+    return kept + dups
 
 # %% ../nbs/01a_corpus.ipynb #ee1deea4
 CORPUS_RULES = 5   # bump when filters or extraction change, so a cached run is never mistaken for the new rules' output
@@ -284,43 +326,48 @@ def default_sources(languages: Iterable[str] = ("python",), packages: Iterable[s
     srcs += [s for s in other_sources() if s.language in languages]
     return srcs, missing
 
-def corpus_functions(sources: Iterable[Source], skips: list[Skip]) -> list[dict]:
-    "Filtered raw-code records from every file of `sources` (before deduplication)."
-    recs = []
-    for src in sources:
-        files = list(source_files(src, skips))
-        for rel, data in progress(files, desc=f"{src.name} ({src.language})"):
-            recs.extend(file_functions(src, rel, data, skips))
-    return recs
+def corpus_files(sources: Iterable[Source], missing: Iterable[str] = ()) -> Records:
+    "The input of a corpus run: the file records of every source, in order, with a `not_installed` skip per missing package."
+    return Records([f for src in sources for f in source_files(src)], source="corpus",
+                   skips=[Skip(p, 0, None, "not_installed", "package not installed here") for p in missing])
 
 # %% ../nbs/01a_corpus.ipynb #ff366a72
+CORPUS_STAGES = (filter_stage(library_file), filter_stage(read_source), map_stage(functions),
+                 batch_stage(dedup_sorted, "dedup", whole=True))
+
+def corpus_summary(kept: list[dict], rejected: list[Rejection]) -> dict:
+    "The report's corpus numbers: functions kept per `language:package`."
+    return {"per_source": dict(sorted(Counter(f"{r['language']}:{r['package']}" for r in kept).items()))}
+
+def corpus_run(files: Iterable[dict], out: str | Path | None = None, *, workers: int | None = None, shard_size: int = 256,
+               root: str | Path | None = None, force: bool = False) -> Run:
+    "Run the corpus pipeline over file records (`corpus_files`) into `out` (default: a run directory named by its config)."
+    files = files if isinstance(files, Records) else Records(files)     # Records keep the not-installed skips
+    sources = [list(s) for s in dict.fromkeys((f["name"], f["language"], f["version"]) for f in files)]
+    config = {"rules": CORPUS_RULES, "sources": sources, "max_lines": MAX_LINES, "near_dup_jaccard": 0.8}
+    # The lock's hash says which versions of every installed package (the sources read here) this corpus came from.
+    return run_pipeline(files, CORPUS_STAGES, out, name="corpus", config=config, workers=workers, shard_size=shard_size,
+                        output="raw.jsonl", summary=corpus_summary, inputs=[p for p in [lock_file()] if p], root=root, force=force)
+
+# %% ../nbs/01a_corpus.ipynb #87d342ae
+def build_corpus(languages: Iterable[str] = ("python",), packages: Iterable[str] = DEFAULT_PYTHON_PACKAGES,
+                 root: str | Path | None = None, force: bool = False, workers: int | None = None) -> Path:
+    "Build (or find) the corpus run for `languages`; returns its run directory (raw.jsonl, report and manifest)."
+    srcs, missing = default_sources(tuple(languages), tuple(packages))
+    files = corpus_files(srcs, missing)
+    return corpus_run(files, workers=workers, root=root, force=force).dir
+
+# %% ../nbs/01a_corpus.ipynb #22ee9b39
 def sft_from_raw(rec: dict) -> dict:
     "The docstring→function SFT example of a raw-code record: the docstring asks, the code answers."
-    lang = {"python": "Python", "java": "Java", "javascript": "JavaScript", "go": "Go"}[rec["language"]]
-    return {"id": rec["id"], "instruction": f"Write a {lang} function `{rec['name']}` that does the following.\n\n{rec['docstring']}",
-            "output": f"```{rec['language']}\n{rec['code_without_docstring']}\n```", "language": rec["language"],
+    return {"id": rec["id"], "instruction": f"Write a {LANGUAGE_NAMES[rec['language']]} function `{rec['name']}` that does the following.\n\n{rec['docstring']}",
+            "output": fence(rec["code_without_docstring"], rec["language"]), "language": rec["language"],
             "source": f"corpus:{rec['package']}", "meta": {"path": rec["path"], "apis": rec["apis"]}}
 
-def build_corpus(languages: Iterable[str] = ("python",), packages: Iterable[str] = DEFAULT_PYTHON_PACKAGES,
-                 root: str | Path | None = None, force: bool = False) -> Path:
-    "Build (or find) the corpus run for `languages`; returns its run directory with raw.jsonl, sft.jsonl and manifest."
-    srcs, missing = default_sources(tuple(languages), tuple(packages))
-    config = {"stage": "corpus", "rules": CORPUS_RULES, "sources": [[s.name, s.language, s.version] for s in srcs], "max_lines": MAX_LINES,
-              "near_dup_jaccard": 0.8}
-    run = run_dir("corpus", config, root=root)
-    if not force and (run/"manifest.json").exists() and (run/"raw.jsonl").exists(): return run
-    skips = [Skip(p, 0, None, "not_installed", "package not installed here") for p in missing]
-    recs = sorted(corpus_functions(srcs, skips), key=lambda r: r["id"])
-    recs, dups = dedup(recs)
-    raw = save_records(recs, run/"raw.jsonl")
-    sft = save_records((sft_from_raw(r) for r in recs), run/"sft.jsonl")
-    per = Counter(f"{r['language']}:{r['package']}" for r in recs)
-    # The lock's hash says which versions of every installed package (the sources read here) this corpus came from.
-    write_manifest(run, config={**config, "per_source": dict(sorted(per.items()))}, seed=None, artefacts=[raw, sft],
-                   inputs=[p for p in [lock_file()] if p], kept=len(recs), skips=skips + dups)
-    return run
-
+# %% ../nbs/01a_corpus.ipynb #8d4b1a3c
 def load_corpus(run: str | Path | None = None, kind: str = "raw", **build_kwargs) -> Records:
-    "The records of a corpus run (`kind` 'raw' or 'sft'), building the default corpus first if needed."
-    run = Path(run) if run else build_corpus(**build_kwargs)
-    return load_records(run/f"{kind}.jsonl", kind="raw" if kind == "raw" else "sft")
+    "The records of a corpus run (`kind` 'raw', or 'sft' for the docstring→function view), building the default corpus first if needed."
+    if kind not in ("raw", "sft"): raise ValueError(f"unknown corpus view {kind!r}; choose 'raw' or 'sft'")
+    done = load_run(run if run else build_corpus(**build_kwargs))
+    view, where = (sft_from_raw if kind == "sft" else dict), str(done.records_path)
+    return Records((check_record(view(r), kind, where, n) for n, r in enumerate(done.records(), 1)), source=where)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .core import (MANIFEST, Records, config_hash, progress, read_manifest, read_rows, run_dir, write_json,
+from .core import (MANIFEST, progress, read_manifest, read_rows, run_dir, write_json,
                                write_jsonl, write_manifest)
 
 # %% auto #0
@@ -284,14 +284,15 @@ def run_pipeline(source: Iterable[dict], stages: Sequence[Stage], out: str | Pat
                  config: Mapping[str, Any] | None = None, seed: int | None = None, workers: int | None = None,
                  engine: str = "local", shard_size: int = 256, output: str = "records.jsonl",
                  summary: Callable[[list[dict], list[Rejection]], dict] | None = None, inputs: Sequence[str | Path] = (),
-                 desc: str | None = None) -> Run:
-    "Run `stages` over the records of `source` into a run directory (resumable, sharded, the same bytes for any `workers`); returns the `Run`."
+                 desc: str | None = None, root: str | Path | None = None, force: bool = False, keep_shards: bool = False) -> Run:
+    "Run `stages` over the records of `source` into `out` (default: `<root or runs home>/<name>-<config hash>`): resumable, sharded, the same bytes for any `workers`."
     if engine not in ENGINES: raise ValueError(f"unknown engine {engine!r}; available: {', '.join(sorted(ENGINES))}")
     if not stages: raise ValueError("a pipeline needs at least one stage")
     records = list(source)
     full = {"name": name, **dict(config or {}), "stages": [[s.name, s.kind, s.version] for s in stages], "seed": seed,
             "shard_size": shard_size, "input": records_hash(records)}
-    run = Path(out) if out else run_dir(name, full)
+    run = Path(out) if out else run_dir(name, full, root)
+    if force: shutil.rmtree(run/"shards", ignore_errors=True); (run/MANIFEST).unlink(missing_ok=True)
     if (run/MANIFEST).exists() and (run/"report.json").exists():
         done = load_run(run)
         if done.manifest.get("config") == json.loads(json.dumps(full, default=str)) and done.records_path.exists(): return done
@@ -311,4 +312,6 @@ def run_pipeline(source: Iterable[dict], stages: Sequence[Stage], out: str | Pat
     write_manifest(run, config=full, seed=seed, inputs=[p for p in inputs if Path(p).is_file()],
                    artefacts=[data, rej_path, rep_path], kept=len(kept), skips=skips,
                    rejected=dict(Counter(f"{r.stage}: {r.reason}" for r in rejected)))
+    # The joined files hold everything the shards did; a finished run is never resumed, so they only take space.
+    if not keep_shards: shutil.rmtree(run/"shards", ignore_errors=True)
     return load_run(run)
