@@ -351,11 +351,12 @@ def corpus_run(files: Iterable[dict], out: str | Path | None = None, *, workers:
 
 # %% ../nbs/01a_corpus.ipynb #87d342ae
 def build_corpus(languages: Iterable[str] = ("python",), packages: Iterable[str] = DEFAULT_PYTHON_PACKAGES,
-                 root: str | Path | None = None, force: bool = False, workers: int | None = None) -> Path:
+                 root: str | Path | None = None, force: bool = False, workers: int | None = None,
+                 out: str | Path | None = None) -> Path:
     "Build (or find) the corpus run for `languages`; returns its run directory (raw.jsonl, report and manifest)."
     srcs, missing = default_sources(tuple(languages), tuple(packages))
     files = corpus_files(srcs, missing)
-    return corpus_run(files, workers=workers, root=root, force=force).dir
+    return corpus_run(files, out, workers=workers, root=root, force=force).dir
 
 # %% ../nbs/01a_corpus.ipynb #22ee9b39
 def sft_from_raw(rec: dict) -> dict:
