@@ -15,8 +15,9 @@ from typing import Any, Iterable
 from .core import Records, data_file, load_rows, read_manifest, save_records, write_json
 
 # %% auto #0
-__all__ = ['SURFACES', 'AMBIGUOUS_METHODS', 'CATALOGUE_FIELDS', 'first_sentence', 'signature_of', 'surface_entries',
-           'api_frequency', 'split_basic', 'build_catalogue', 'save_catalogue', 'load_catalogue']
+__all__ = ['SURFACES', 'AMBIGUOUS_METHODS', 'CATALOGUE_FIELDS', 'first_sentence', 'signature_of', 'import_dotted',
+           'surface_entries', 'api_frequency', 'split_basic', 'build_catalogue', 'save_catalogue', 'load_catalogue',
+           'catalogue_run']
 
 # %% ../nbs/01b_catalogue.ipynb #0cee7c07
 SURFACES: dict[str, tuple[str, ...]] = {
@@ -24,16 +25,6 @@ SURFACES: dict[str, tuple[str, ...]] = {
     "pandas": ("pandas", "pandas.DataFrame", "pandas.Series", "pandas.Index"),
     "matplotlib": ("matplotlib.pyplot", "matplotlib.axes.Axes", "matplotlib.figure.Figure"),
 }
-
-def _resolve(path: str) -> Any:
-    "Import a dotted path that may end in a class (`pandas.DataFrame`)."
-    parts = path.split(".")
-    for i in range(len(parts), 0, -1):
-        try: obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError: continue
-        for p in parts[i:]: obj = getattr(obj, p)
-        return obj
-    raise ImportError(f"cannot import {path!r}")
 
 def first_sentence(doc: str | None) -> str:
     "The first sentence of a docstring's summary paragraph ('' when there is none)."
@@ -45,6 +36,18 @@ def signature_of(obj: Any) -> str | None:
     "`(a, b=1)` for a callable, or None when `inspect` cannot tell (some C functions)."
     try: return str(inspect.signature(obj))
     except (TypeError, ValueError): return None
+
+# %% ../nbs/01b_catalogue.ipynb #1cec82dc
+def import_dotted(path: str) -> Any:
+    "The object a dotted API path names, importing the longest module prefix and walking attributes from there (`pandas.DataFrame.groupby`)."
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try: obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError: continue
+        for p in parts[i:]: obj = getattr(obj, p)
+        return obj
+    raise ImportError(f"cannot import {path!r}")
+
 
 # %% ../nbs/01b_catalogue.ipynb #ba03d90b
 def _kind(obj: Any, in_class: bool) -> str | None:
@@ -68,7 +71,7 @@ def surface_entries(library: str, surfaces: Iterable[str] | None = None) -> list
     "Every public callable of `library`'s documented surface: name, kind, signature, summary and aliases."
     out, seen = [], set()
     for path in surfaces or SURFACES[library]:
-        owner = _resolve(path)
+        owner = import_dotted(path)
         for name in _members(owner):
             obj = getattr(owner, name, None)
             kind = _kind(obj, inspect.isclass(owner)) if obj is not None else None
@@ -135,3 +138,17 @@ def load_catalogue(library: str, path: str | Path | None = None, strict: bool = 
     "A saved catalogue: the shipped `data/catalogues/<library>.jsonl` by default; `path` is a directory holding `<library>.jsonl`, or a catalogue file. Lenient mode makes bad rows skips."
     p = Path(path) if path else data_file("catalogues", f"{library}.jsonl")
     return load_rows(p/f"{library}.jsonl" if p.is_dir() else p, CATALOGUE_FIELDS, strict=strict)
+
+# %% ../nbs/01b_catalogue.ipynb #0fc76b7d
+def catalogue_run(libraries: Iterable[str] = ("numpy", "pandas", "matplotlib"), n_basic: int = 50,
+                  out: str | Path | None = None) -> dict[str, dict]:
+    "Rebuild the catalogues of `libraries` from the default corpus into `out` (default `data/catalogues/`); per library, its counts and file."
+    from datascope_nb.corpus import build_corpus, load_corpus
+    run = build_corpus()
+    records, out = load_corpus(run), Path(out) if out else data_file("catalogues", must_exist=False)
+    summary = {}
+    for library in libraries:
+        catalogue = build_catalogue(library, records, n_basic)
+        summary[library] = {"apis": len(catalogue), "basic": sum(e["level"] == "basic" for e in catalogue),
+                            "used_outside": sum(e["frequency"] > 0 for e in catalogue), "file": str(save_catalogue(catalogue, out, run))}
+    return summary

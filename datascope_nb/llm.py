@@ -400,17 +400,21 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     return [done[(r["id"], s)] for r in records for s in range(n)]
 
 # %% ../nbs/03_llm.ipynb #48363448
-def load_local_model(checkpoint: str | Path, device: str | None = None):
-    "`(model, tokenizer, device)` for a checkpoint directory or a `.gguf` file, in eval mode; bf16 on CUDA, fp32 on CPU."
+def load_local_model(checkpoint: str | Path, device: str | None = None, training: bool = False):
+    "`(model, tokenizer, device)` from a checkpoint directory or `.gguf` file: for generation (eval mode, left padding, bf16 on CUDA) or, with `training`, fp32 in train mode."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     path = Path(checkpoint)
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
+    # Training also starts from hub names (chapter Train, `resolve_model`), which are not paths.
+    if not training and not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
     src, kw = (str(path.parent), {"gguf_file": path.name}) if path.suffix == ".gguf" else (str(path), {})
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok = AutoTokenizer.from_pretrained(src, **kw)
+    if tok.pad_token is None: tok.pad_token = tok.eos_token     # batches need a pad id; many causal LMs ship without one
+    if training:     # fp32 master weights: the Trainer autocasts to bf16 on a GPU
+        model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32, **kw)
+        return model.to(device).train(), tok, device
     tok.padding_side = "left"                      # generation continues at the right edge
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16 if device == "cuda" else torch.float32, **kw)
     return model.to(device).eval(), tok, device
 

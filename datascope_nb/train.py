@@ -18,15 +18,14 @@ from typing import Iterable, Sequence
 from .core import (Skip, cache_dir, check_unique_ids, content_hash, progress, record_seed, write_json,
                                write_manifest)
 from .lintseq import DIFF_TOKEN, lintseq_instruction, lintseq_prompt
-from .llm import EMBEDDED_MODEL, smollm2_path
+from .llm import EMBEDDED_MODEL, load_local_model, smollm2_path
 
 # %% auto #0
 __all__ = ['ALPACA_PROMPT', 'IGNORE', 'TRAIN_PRESETS', 'TRAINING_ARTEFACTS', 'PEAK_BF16_TFLOPS', 'gguf_to_hf', 'models_dir',
            'base_model_dir', 'resolve_model', 'is_lintseq', 'prompt_text', 'add_diff_token', 'tokenize_example',
            'tokenize_records', 'pack_examples', 'collate_packed', 'collate_padded', 'example_losses', 'packed_loss',
            'train_config', 'device_name', 'world_size', 'training_arguments', 'last_checkpoint', 'source_of',
-           'split_eval', 'finished_report', 'training_file', 'sft_train', 'plot_training', 'checkpoint_style',
-           'evaluate_checkpoint', 'peak_flops', 'bench_train']
+           'split_eval', 'finished_report', 'training_file', 'sft_train', 'plot_training', 'peak_flops', 'bench_train']
 
 # %% ../nbs/08_train.ipynb #ffe90241
 def gguf_to_hf(gguf: str | Path, out: str | Path) -> Path:
@@ -280,7 +279,7 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
               seed: int = 0, prior_skips: Sequence[Skip] = (), **overrides) -> dict:
     "Fine-tune `model` on SFT `records` into `out/` (resumable; see the chapter); returns the training report."
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, set_seed
+    from transformers import Trainer, set_seed
     cfg = train_config(preset, **overrides)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     src = resolve_model(model)
@@ -288,9 +287,7 @@ def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None
     records = list(records)[:cfg["limit"]] if cfg["limit"] else list(records)
     check_unique_ids([r.get("id") for r in records], "training examples are split and packed by id")
     set_seed(seed)
-    tok = AutoTokenizer.from_pretrained(src)
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
-    net = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)   # fp32 master weights; bf16 autocast on GPU
+    net, tok, _ = load_local_model(src, "cpu", training=True)   # fp32 master weights; the Trainer moves them to the GPU
     net.config.use_cache = False                  # with a KV cache transformers ignores packing boundaries (see above)
     lintseq = any(is_lintseq(r) for r in records)
     if lintseq: add_diff_token(net, tok)
@@ -339,30 +336,6 @@ def plot_training(report: dict, ax=None):
     ax.legend()
     return ax
 
-# %% ../nbs/08_train.ipynb #00353ff5
-def checkpoint_style(checkpoint: str | Path) -> str:
-    "'lintseq' when the checkpoint's tokenizer has `<|diff|>`, else 'chat'."
-    from transformers import AutoTokenizer
-    return "lintseq" if DIFF_TOKEN in AutoTokenizer.from_pretrained(str(checkpoint)).get_vocab() else "chat"
-
-def evaluate_checkpoint(checkpoint: str | Path, out: str | Path, benchmarks: Sequence[str] = ("humaneval", "bench"),
-                        limit: int | None = None, n: int = 1, temperature: float = 0.0, top_p: float | None = None,
-                        max_tokens: int = 384, ks: Sequence[int] = (1,), workers: int = 2, batch_size: int = 8,
-                        seed: int = 0) -> dict:
-    "Scores of `checkpoint` on each benchmark (Bench only when its data exists), each run in `out/<benchmark>/`."
-    from datascope_nb import evaluate as ev
-    style = checkpoint_style(checkpoint)
-    reports = {}
-    for bench in benchmarks:
-        if bench == "bench" and not ev.bench_path().exists(): continue
-        problems = ev.benchmark_problems(bench, limit)
-        config = {"stage": "eval", "benchmark": bench, "model": str(checkpoint), "style": style, "n": n, "temperature": temperature,
-                  "top_p": top_p, "max_tokens": max_tokens, "problems": len(problems)}
-        reports[bench] = ev.run_benchmark(bench, problems, Path(out)/bench, checkpoint=checkpoint, style=style, n=n,
-                                          temperature=temperature, max_tokens=max_tokens, ks=ks, workers=workers, config=config,
-                                          top_p=top_p, batch_size=batch_size, seed=seed)
-    return reports
-
 # %% ../nbs/08_train.ipynb #0b2b4669
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 
@@ -389,12 +362,10 @@ def bench_train(examples: Sequence[dict], model: str | Path | None = None, max_l
                 repeats: int = 3, seed: int = 0) -> dict:
     "Real tokens per second training on packed rows vs padded batches of the same examples; median of `repeats` steps each."
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     src = resolve_model(model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tok = AutoTokenizer.from_pretrained(src)
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    net = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32).to(device).train()
+    net, tok, _ = load_local_model(src, device, training=True)
+    pad_id = tok.pad_token_id
     net.config.use_cache = False
     opt = torch.optim.AdamW(net.parameters(), lr=1e-6)
     fits = [e for e in examples if len(e["input_ids"]) <= max_len]

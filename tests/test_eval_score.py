@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 from datascope_nb.core import write_jsonl
-from datascope_nb.evaluate import humaneval_problems, load_bench
+from datascope_nb.bench import load_bench
+from datascope_nb.evaluate import humaneval_problems
 
 BIN = os.path.join(os.path.dirname(sys.executable), "datascope")
 
@@ -33,6 +34,9 @@ def test_humaneval_and_evalplus_lines(tmp_path):
     assert {k for k in report if k.startswith("pass@")} == {"pass@1", "pass@2", "pass@3", "pass@4"}
     assert (report["pass@1"], report["pass@4"], report["problems"], report["samples"]) == (0.5, 1.0, 3, 12)
     assert abs(report["pass@2"] - 5 / 6) < 1e-9          # 1 - C(2,2)/C(4,2)
+    assert report["stages"][0]["stage"] == "sandbox" and report["accepted"] == 12
+    again, results2, _ = _score(tmp_path, rows)                    # the finished run is found, not scored again
+    assert results2 == results and again == report
 
 
 def test_bench_samples(tmp_path):

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from datascope_nb.evaluate import humaneval_problems, pass_at_k, pass_at_k_report, score_samples, stub_completion
+from datascope_nb.bench import BENCH_LIBRARIES, load_bench
+from datascope_nb.evaluate import (humaneval_problems, pass_at_k, pass_at_k_report, score_pipeline, score_samples,
+                                   stub_completion)
+from datascope_nb.pipeline import load_run
 
 BIN = Path(sys.executable).parent
 
@@ -33,6 +36,28 @@ def test_pass_at_k_matches_the_binomial_form_and_averages_over_problems():
     assert report["per_problem"] == {"a": {"n": 4, "c": 1}, "b": {"n": 4, "c": 4}}
 
 
+def test_scoring_is_a_resumable_pipeline_run(tmp_path):
+    "Canonical solutions pass and a wrong body fails; a lost shard is scored again, and only it."
+    problems = humaneval_problems()[:4]
+    samples = [{"task_id": p["task_id"], "completion": p["canonical_solution"]} for p in problems]
+    samples += [{"task_id": p["task_id"], "completion": "    return None\n"} for p in problems]
+    run = score_pipeline(samples, problems, tmp_path / "run", summary=lambda kept, _: pass_at_k_report(kept, (1, 2)), shard_size=3,
+                         desc=None)
+    results = run.records()
+    assert [r["passed"] for r in results] == [True] * 4 + [False] * 4
+    assert [r["completion_id"] for r in results] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert (run.report["pass@1"], run.report["pass@2"], run.report["accepted"]) == (0.5, 1.0, 8)
+    assert run.report["per_problem"] == {p["task_id"]: {"n": 2, "c": 1} for p in problems}
+    before = (run.dir / "results.jsonl").read_bytes()
+    (run.dir / "manifest.json").unlink()                               # as if it crashed after the shards...
+    (run.dir / "shards" / "00-000001.done.json").unlink()             # ...and the second shard was lost
+    (run.dir / "shards" / "00-000000.jsonl").write_text("")            # a finished shard is read back, not rerun
+    again = score_pipeline(samples, problems, tmp_path / "run", summary=lambda kept, _: pass_at_k_report(kept), shard_size=3,
+                           desc=None)
+    assert [r["passed"] for r in again.records()] == [True] + [False] * 4
+    assert load_run(run.dir).report["accepted"] == 5 and before != (run.dir / "results.jsonl").read_bytes()
+
+
 def test_cli_bench_sandbox_runs_both_harnesses():
     res = subprocess.run([BIN / "datascope", "bench", "sandbox", "--repeats", "1"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
@@ -45,8 +70,10 @@ def test_cli_eval_humaneval_with_the_embedded_model(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["problems"] == 2 and 0.0 <= report["pass@1"] <= 1.0 and report["generation_errors"] == 0
-    assert len((out / "results.jsonl").read_text().splitlines()) == 2
+    results = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
+    assert report["problems"] == 2 and report["generation_errors"] == 0 and len(results) == 2
+    assert report["pass@1"] == sum(r["passed"] for r in results) / 2          # one sample per problem
+    assert [r["task_id"] for r in results] == ["HumanEval/0", "HumanEval/1"]
     bad = subprocess.run([BIN / "datascope", "eval", "humaneval", "--n", "1", "--k", "5"], capture_output=True, text=True)
     assert bad.returncode == 2 and "must lie in [1, --n 1]" in bad.stderr
 
@@ -67,7 +94,6 @@ def _bench_runs(problems, completion):
 
 
 def test_bench_has_150_problems_across_three_libraries_and_a_sample_checks_out():
-    from datascope_nb.evaluate import BENCH_LIBRARIES, load_bench
     bench = load_bench()
     by_lib = {lib: [p for p in bench if p["library"] == lib] for lib in BENCH_LIBRARIES}
     assert len(bench) >= 150 and all(by_lib.values()), {k: len(v) for k, v in by_lib.items()}
@@ -79,7 +105,6 @@ def test_bench_has_150_problems_across_three_libraries_and_a_sample_checks_out()
 
 @pytest.mark.slow
 def test_every_bench_reference_passes_its_own_test_and_return_none_fails_every_test():
-    from datascope_nb.evaluate import load_bench
     bench = load_bench()
     own = _bench_runs(bench, lambda p: p["reference"])
     assert [p["task_id"] for p, r in zip(bench, own) if r["status"] != "passed"] == []
@@ -93,6 +118,14 @@ def test_cli_eval_bench_with_the_embedded_model(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     assert report["problems"] == 6 and set(report["by_library"]) == {"numpy", "pandas", "matplotlib"}
-    for lib in report["by_library"].values():
-        assert 0.0 <= lib["pass@1"] <= 1.0 and 0.0 <= lib["codebleu"] <= 1.0
-    assert len((tmp_path/"results.jsonl").read_text().splitlines()) == 6
+    results = [json.loads(l) for l in (tmp_path/"results.jsonl").read_text().splitlines()]
+    samples = [json.loads(l) for l in (tmp_path/"samples.jsonl").read_text().splitlines()]
+    assert len(results) == 6 and [r["task_id"].split("/")[1] for r in results] == [lib for lib in BENCH_LIBRARIES for _ in range(2)]
+    assert report["pass@1"] == sum(r["passed"] for r in results) / 6
+    from datascope_nb.evaluate import bench_completion, codebleu_score
+    refs = {p["task_id"]: p["reference"] for p in load_bench()}
+    for lib, scores in report["by_library"].items():
+        mine = [r for r in results if r["task_id"].split("/")[1] == lib]
+        assert scores["pass@1"] == sum(r["passed"] for r in mine) / 2
+        bleu = [codebleu_score(bench_completion(s["text"]), refs[s["id"]]) for s in samples if s["id"].split("/")[1] == lib]
+        assert scores["codebleu"] == pytest.approx(sum(bleu) / 2)
