@@ -5,20 +5,24 @@
 # %% ../nbs/05_dgen.ipynb #9eb423ce
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
+import shutil
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .apis import extract_apis, parse_code, syntax_error
+from .bench import load_bench
 from .catalogue import load_catalogue
-from .core import Skip, config_hash, record_rng, run_dir, save_records, write_json, write_manifest
+from .core import config_hash, record_rng, run_dir
 from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, parse_sections, read_results,
                               resolve_cache_mode, resolve_endpoint)
+from .pipeline import Rejection, Run, Stage, batch_stage, default_workers, filter_stage, map_stage, reject, run_pipeline
 from .sandbox import last_stderr_line, run_many
+
 
 # %% auto #0
 __all__ = ['LEVELS', 'KEYWORD_WEIGHTS', 'COMPOUND', 'TERMINAL', 'HEADERS', 'PLACEHOLDERS', 'DGEN_SYSTEM', 'DGEN_PROMPTS',
@@ -26,8 +30,9 @@ __all__ = ['LEVELS', 'KEYWORD_WEIGHTS', 'COMPOUND', 'TERMINAL', 'HEADERS', 'PLAC
            'sample_api_set', 'api_sets', 'placements', 'sample_skeleton', 'render_skeleton', 'skeleton_keywords',
            'skeleton_depth', 'control_tree', 'functions', 'skeleton_violations', 'skeleton_function',
            'matches_skeleton', 'dgen_prompt', 'dgen_generate', 'check_format', 'api_usage', 'execution_program',
-           'dedup', 'dgen_funnel', 'held_out_apis', 'sft_record', 'funnel_counts', 'dgen_report', 'dgen_run',
-           'load_dgen', 'plot_funnel']
+           'dedup', 'reason_kind', 'format_check', 'parse_check', 'api_usage_check', 'skeleton_check',
+           'execution_check', 'dedup_check', 'dgen_checks', 'held_out_apis', 'dgen_items', 'sft_record', 'dgen_summary',
+           'dgen_run']
 
 # %% ../nbs/05_dgen.ipynb #d49fcf72
 LEVELS: dict[int, dict[str, int]] = {1: {"basic": 5, "advanced": 0}, 2: {"basic": 3, "advanced": 2}, 3: {"basic": 2, "advanced": 4}}
@@ -364,48 +369,82 @@ def dedup(items: Sequence[dict], threshold: float = 0.8, num_perm: int = 128) ->
         lsh.insert(it["id"], m); problems[p] = solutions[s] = it["id"]; out.append(None)
     return out
 
-# %% ../nbs/05_dgen.ipynb #8e8f8257
-def _reject(it: dict, stage: str, reason: str) -> dict:
-    return {**it, "stage": stage, "reason": reason}
+# %% ../nbs/05_dgen.ipynb #b6d4fb6d
+def reason_kind(message: str) -> str:
+    "The countable kind of a check's message: the part before any colon, with numbers as N (the message is the detail)."
+    return re.sub(r"[0-9]+", "N", message.split(":")[0])[:80]
 
-def dgen_funnel(items: Sequence[dict], catalogue: Sequence[dict] = (), min_api_fraction: float = 1.0,
-                timeout: float = 10.0, workers: int = 2, dedup_threshold: float = 0.8) -> list[dict]:
-    "Validate generated items (with `final`, `apis`, `skeleton`) stage by stage; every item comes back with `stage` and `reason`."
-    out, runnable = [], []
-    for it in items:
-        problem, code, why = check_format(it.get("final"))
-        if why: out.append(_reject(it, "format", why if not it.get("llm_error") else f"llm_error: {it['llm_error']}")); continue
-        it = {**it, "problem": problem, "solution": code}
-        if (err := syntax_error(parse_code(code, "python"))) is not None: out.append(_reject(it, "parse", err)); continue
-        fraction, missing = api_usage(code, it["apis"], catalogue)
-        it["api_fraction"] = round(fraction, 4)
-        if fraction < min_api_fraction: out.append(_reject(it, "api_usage", "missing " + ", ".join(missing))); continue
-        fn = skeleton_function(code, it["skeleton"])
-        if fn is None: out.append(_reject(it, "skeleton", "no function realises the skeleton")); continue
-        runnable.append({**it, "function": fn}); out.append(None)
-    runs = run_many([execution_program(it["solution"], it["function"]) for it in runnable], workers=workers,
+# %% ../nbs/05_dgen.ipynb #e3138d61
+def format_check(item: dict) -> dict | Rejection:
+    "Stage `format`: the final answer has a Problem section and a fenced solution (adds `problem`, `solution`)."
+    problem, code, why = check_format(item.get("final"))
+    if why:
+        why = f"llm_error: {item['llm_error']}" if item.get("llm_error") else why
+        return reject(reason_kind(why), why, item)
+    return {**item, "problem": problem, "solution": code}
+
+def parse_check(item: dict) -> dict | Rejection:
+    "Stage `parse`: tree-sitter parses the solution without error."
+    err = syntax_error(parse_code(item["solution"], "python"))
+    return item if err is None else reject(reason_kind(err), err, item)
+
+# %% ../nbs/05_dgen.ipynb #49820e42
+def api_usage_check(item: dict, catalogue: Sequence[dict] = (), min_api_fraction: float = 1.0) -> dict | Rejection:
+    "Stage `api_usage`: the solution calls at least `min_api_fraction` of the API set (adds `api_fraction`)."
+    fraction, missing = api_usage(item["solution"], item["apis"], catalogue)
+    item = {**item, "api_fraction": round(fraction, 4)}
+    # The reason is one kind, whatever is missing: the missing APIs are the detail.
+    return item if fraction >= min_api_fraction else reject("missing APIs", "missing " + ", ".join(missing), item)
+
+def skeleton_check(item: dict) -> dict | Rejection:
+    "Stage `skeleton`: some function of the solution realises the skeleton (adds `function`, its name)."
+    fn = skeleton_function(item["solution"], item["skeleton"])
+    return {**item, "function": fn} if fn else reject("no function realises the skeleton", render_skeleton(item["skeleton"]), item)
+
+# %% ../nbs/05_dgen.ipynb #7138313c
+def execution_check(items: Sequence[dict], timeout: float = 10.0, workers: int = 2) -> list[dict | Rejection]:
+    "Stage `execution`: each solution runs in the sandbox, `workers` at a time (adds `called`: whether its function was called)."
+    runs = run_many([execution_program(it["solution"], it["function"]) for it in items], workers=workers,
                     timeout=timeout, memory_mb=2048, desc="dgen execution")
-    executed = []
-    for it, r in zip(runnable, runs):
-        if r["status"] != "passed":
-            executed.append(_reject(it, "execution", f"{r['status']}: {last_stderr_line(r)}"))
-        else: executed.append({**it, "called": r["stdout"].rstrip().endswith("called")})
-    ok = [it for it in executed if "stage" not in it]
-    dups = dict(zip([it["id"] for it in ok], dedup(ok, dedup_threshold)))
-    final = {it["id"]: it if "stage" in it else _reject(it, "dedup", dups[it["id"]]) if dups[it["id"]] else _reject(it, "accepted", "")
-             for it in executed}
-    slot = iter(runnable)
-    return [o if o is not None else final[next(slot)["id"]] for o in out]
+    out = []
+    for it, r in zip(items, runs):
+        if r["status"] == "passed": out.append({**it, "called": r["stdout"].rstrip().endswith("called")})
+        else: out.append(reject(r["status"], f"{r['status']}: {last_stderr_line(r)}", it))
+    return out
+
+def dedup_check(items: Sequence[dict], threshold: float = 0.8) -> list[dict | Rejection]:
+    "Stage `dedup`: an item that repeats or nearly repeats an earlier kept one stops, naming it."
+    return [it if why is None else reject(reason_kind(why), why, it) for it, why in zip(items, dedup(items, threshold))]
+
+# %% ../nbs/05_dgen.ipynb #eef310d8
+def dgen_checks(catalogue: Sequence[dict] = (), min_api_fraction: float = 1.0, timeout: float = 10.0, workers: int = 2,
+                dedup_threshold: float = 0.8) -> list[Stage]:
+    "The validation funnel as pipeline stages, named as in `FUNNEL`."
+    return [filter_stage(format_check, "format"), filter_stage(parse_check, "parse"),
+            filter_stage(partial(api_usage_check, catalogue=catalogue, min_api_fraction=min_api_fraction), "api_usage"),
+            filter_stage(skeleton_check, "skeleton"),
+            batch_stage(partial(execution_check, timeout=timeout, workers=workers), "execution", whole=True),
+            batch_stage(partial(dedup_check, threshold=dedup_threshold), "dedup", whole=True)]
 
 # %% ../nbs/05_dgen.ipynb #e2c48138
 DGEN_RULES = 1   # bump when the funnel's rules change, so cached runs are not reused
 
 def held_out_apis(library: str) -> set[str]:
     "The APIs Bench's problems for `library` are about (empty when Bench is not built)."
-    from datascope_nb.evaluate import load_bench
     try: return {p["api"] for p in load_bench([library])}
     except FileNotFoundError: return set()
 
+# %% ../nbs/05_dgen.ipynb #e285e201
+def dgen_items(catalogue: Sequence[dict], level: int, n: int, seed: int = 0, exclude: Iterable[str] = (),
+               coverage: bool = False) -> list[dict]:
+    "A run's input: `api_sets` with a skeleton each (`skeleton`, and `skeleton_text` as the LLM sees it), seeded per item."
+    items = api_sets(catalogue, level, n, seed, exclude, coverage)
+    for it in items:
+        it["skeleton"] = sample_skeleton(record_rng(seed, it["id"] + "/skeleton"))
+        it["skeleton_text"] = render_skeleton(it["skeleton"])
+    return items
+
+# %% ../nbs/05_dgen.ipynb #88175f39
 def sft_record(item: dict) -> dict:
     "The SFT record of an accepted item."
     return {"id": f"dgen:{item['id']}", "instruction": item["problem"], "output": item["solution"], "language": "python",
@@ -413,38 +452,29 @@ def sft_record(item: dict) -> dict:
             "meta": {"level": item["level"], "apis": item["apis"], "skeleton": render_skeleton(item["skeleton"]),
                      "api_fraction": item["api_fraction"], "called": item.get("called")}}
 
-def funnel_counts(items: Sequence[dict]) -> dict[str, dict[str, int]]:
-    "For each funnel stage, how many items reached it and how many passed it."
-    stops = Counter(it["stage"] for it in items)
-    out, left = {}, len(items)
-    for stage in FUNNEL:
-        out[stage] = {"reached": left, "passed": left - stops[stage]}
-        left -= stops[stage]
-    return out
-
-def dgen_report(items: Sequence[dict], catalogue: Sequence[dict]) -> dict:
-    "The run's numbers: funnel, reasons, API fraction, catalogue coverage, keywords."
-    accepted = [it for it in items if it["stage"] == "accepted"]
-    # Reasons name APIs and line numbers; the report counts their kinds.
-    kind = lambda it: "missing APIs" if it["stage"] == "api_usage" else re.sub(r"[0-9]+", "N", it["reason"].split(":")[0])[:80]
-    reasons = Counter(f"{it['stage']}: {kind(it)}" for it in items if it["stage"] != "accepted")
-    fractions = [it["api_fraction"] for it in items if "api_fraction" in it]
+# %% ../nbs/05_dgen.ipynb #312e6dcb
+def dgen_summary(items: Sequence[dict], kept: Sequence[dict], rejected: Sequence[Rejection], catalogue: Sequence[dict],
+                 held_out: int = 0, llm: dict | None = None) -> dict:
+    "Dgen's numbers for `report.json`: API fraction, catalogue coverage (requested, accepted), skeleton keywords and sizes."
+    fractions = {r.id: r.record["api_fraction"] for r in rejected if "api_fraction" in (r.record or {})}
+    fractions |= {r["id"].removeprefix("dgen:"): r["meta"]["api_fraction"] for r in kept}
+    ordered = [fractions[it["id"]] for it in items if it["id"] in fractions]
     size = len(catalogue)
-    return {"items": len(items), "accepted": len(accepted), "funnel": funnel_counts(items),
-            "rejections": dict(reasons.most_common()),
-            "api_fraction_mean": round(sum(fractions) / len(fractions), 4) if fractions else None,
-            "catalogue_apis": size,
+    return {"api_fraction_mean": round(sum(ordered) / len(ordered), 4) if ordered else None, "catalogue_apis": size,
             "coverage_requested": round(len({a for it in items for a in it["apis"]}) / size, 4),
-            "coverage_accepted": round(len({a for it in accepted for a in it["apis"]}) / size, 4),
+            "coverage_accepted": round(len({a for r in kept for a in r["meta"]["apis"]}) / size, 4),
             "keywords": dict(sum((skeleton_keywords(it["skeleton"]) for it in items), Counter())),
-            "skeleton_sizes": dict(Counter(it["skeleton"]["n"] for it in items))}
+            "skeleton_sizes": dict(Counter(it["skeleton"]["n"] for it in items)), "held_out": held_out,
+            **({"llm": llm} if llm is not None else {})}
 
+# %% ../nbs/05_dgen.ipynb #15b63018
 def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0, mode: str = "chain",
              coverage: bool = False, holdout: bool = True, min_api_fraction: float = 1.0, endpoint: Endpoint | None = None,
-             root: str | Path | None = None, workers: int = 2, catalogue: Sequence[dict] | None = None,
-             cache_mode: str | None = None) -> Path:
-    "Synthesise and validate Dgen data for `library`; returns the run directory (`cache_mode`: see chapter *LLM*)."
-    endpoint, cmode = resolve_endpoint(endpoint), resolve_cache_mode(cache_mode)
+             out: str | Path | None = None, root: str | Path | None = None, workers: int | None = None,
+             catalogue: Sequence[dict] | None = None, cache_mode: str | None = None) -> Run:
+    "Synthesise and validate Dgen data for `library` as a pipeline run into `out` (default: a directory under `root` keyed by the config)."
+    if mode not in DGEN_STAGES: raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(DGEN_STAGES)}")
+    endpoint, cmode, workers = resolve_endpoint(endpoint), resolve_cache_mode(cache_mode), workers or default_workers()
     catalogue = list(catalogue or load_catalogue(library))
     exclude = sorted(held_out_apis(library)) if holdout else []
     config = {"stage": "dgen", "rules": DGEN_RULES, "library": library, "n": n, "level": level, "seed": seed, "mode": mode,
@@ -452,41 +482,17 @@ def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0,
               "model_identity": model_identity(endpoint),
               "prompts": config_hash({"p": DGEN_PROMPTS, "x": DGEN_EXAMPLE, "s": DGEN_SYSTEM}),
               "catalogue": config_hash({"apis": [e["api"] for e in catalogue]}), "exclude": config_hash({"x": exclude})}
-    run = run_dir("dgen", config, root=root)
-    # A finished run is the answer, unless the cache is bypassed: then its model is asked again.
-    if cmode == "use" and (run/"manifest.json").exists() and (run/"dgen.jsonl").exists(): return run
-    items = api_sets(catalogue, level, n, seed, exclude, coverage)
-    for it in items:
-        it["skeleton"] = sample_skeleton(record_rng(seed, it["id"] + "/skeleton"))
-        it["skeleton_text"] = render_skeleton(it["skeleton"])
-    items = dgen_generate(items, run, endpoint, mode, concurrency=workers, cache_mode=cmode)
-    items = dgen_funnel(items, catalogue, min_api_fraction, workers=workers)
-    save_records(items, run/"candidates.jsonl")
-    out = save_records([sft_record(it) for it in items if it["stage"] == "accepted"], run/"dgen.jsonl")
-    usage = llm_usage(read_results(*(run/f"llm-{stage}.jsonl" for stage in DGEN_STAGES[mode])), config["model_identity"], cmode)
-    write_json({**dgen_report(items, catalogue), "held_out": len(exclude), "llm": usage}, run/"report.json")
-    rejected = [Skip(it["id"], 0, it["stage"], it["stage"], it["reason"]) for it in items if it["stage"] != "accepted"]
-    write_manifest(run, config=config, seed=seed, artefacts=[out, run/"candidates.jsonl", run/"report.json"],
-                   kept=sum(it["stage"] == "accepted" for it in items), skips=rejected)
-    return run
-
-def load_dgen(run: str | Path) -> tuple[list[dict], dict]:
-    "A Dgen run's accepted SFT records and its report."
-    from datascope_nb.core import read_rows
-    run = Path(run)
-    return [r for _, r in read_rows(run/"dgen.jsonl")] if (run/"dgen.jsonl").stat().st_size else [], json.loads((run/"report.json").read_text())
-
-# %% ../nbs/05_dgen.ipynb #e5089e88
-def plot_funnel(report: dict, ax=None, title: str | None = None):
-    "A horizontal bar chart of the funnel in `report`."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(6, 3))[1]
-    stages = list(report["funnel"])[::-1]
-    reached = [report["funnel"][s]["reached"] for s in stages]
-    passed = [report["funnel"][s]["passed"] for s in stages]
-    ax.barh(stages, reached, color="#d9d9d9", label="reached")
-    ax.barh(stages, passed, color="#1f77b4", label="passed")
-    for y, (r, p) in enumerate(zip(reached, passed)): ax.text(r, y, f" {p}/{r}", va="center", fontsize=8)
-    ax.set_xlabel("items"); ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title or f"Dgen funnel: {report['accepted']} of {report['items']} accepted")
-    return ax
+    # Generation keeps its answers in the run directory, so it must know that directory before run_pipeline starts
+    # (and run_pipeline has no `root`): until the pipeline tells its stages where they run, it is chosen here.
+    run = Path(out) if out else run_dir("dgen", config, root=root)
+    if cmode != "use":    # the model is asked again: neither the finished run nor its finished stages count
+        (run/"report.json").unlink(missing_ok=True); shutil.rmtree(run/"shards", ignore_errors=True)
+    items = dgen_items(catalogue, level, n, seed, exclude, coverage)
+    generation = batch_stage(lambda its: dgen_generate(its, run, endpoint, mode, concurrency=workers, cache_mode=cmode),
+                             "generate", whole=True)
+    def summary(kept: list[dict], rejected: list[Rejection]) -> dict:
+        usage = llm_usage(read_results(*(run/f"llm-{s}.jsonl" for s in DGEN_STAGES[mode])), config["model_identity"], cmode)
+        return dgen_summary(items, kept, rejected, catalogue, len(exclude), usage)
+    return run_pipeline(items, [generation, *dgen_checks(catalogue, min_api_fraction, workers=workers), map_stage(sft_record, "sft")],
+                        run, name="dgen", config=config, seed=seed, workers=workers, output="dgen.jsonl", summary=summary,
+                        desc=f"dgen {library}")
