@@ -376,6 +376,8 @@ def select_run(records: Iterable[dict], budget: int | float | str, method: str =
     "Select a subset of `records` for `budget` (count, fraction or '10%') with `method`, as a run: `subset.jsonl` and the metrics in its report."
     if method not in SELECTORS: raise ValueError(f"unknown selection method {method!r}; choose from {sorted(SELECTORS)}")
     budget = parse_budget(budget) if isinstance(budget, str) else budget
+    records = records if isinstance(records, list) else list(records)    # a `core.Records` keeps its loader skips
+    budget_size(budget, len(records))      # a budget the data cannot meet is the user's error, before any work
     params = inspect.signature(SELECTORS[method]).parameters
     knobs = {k: v for k, v in {"bins": bins, "max_js": max_js, "embedding": embedding}.items() if k in params and v is not None}
     def summary(kept: list[dict], rejected: list[Rejection]) -> dict:
