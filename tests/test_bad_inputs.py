@@ -81,11 +81,16 @@ def test_some_bad_lines_are_reported_and_the_rest_used(tmp_path, command):
 
 
 def test_fields_under_other_names_get_the_flag_to_pass(tmp_path):
-    (path := tmp_path / "renamed.jsonl").write_text(json.dumps({"id": "a", "instruction": "Add.", "response": "x = 1"}) + "\n")
+    "A field name no common SFT shape uses: the error names the field and says which --map would fix it."
+    (path := tmp_path / "renamed.jsonl").write_text(json.dumps({"id": "a", "instruction": "Add.", "answer": "x = 1"}) + "\n")
     res = _run(tmp_path, ["select", str(path), "--budget", "1"])
     assert res.returncode == 2
     assert "missing_field 'output': 1 (first at line 1: required field is missing)" in res.stderr, res.stderr
-    assert "fix: pass --default output=VALUE to fill it, or --map YOURS=output" in res.stderr
+    assert "--map YOURS=output" in res.stderr and "answer" in res.stderr, res.stderr
+    # `response`, a common SFT shape, needs no --map: only the language is left to say.
+    path.write_text(json.dumps({"id": "a", "instruction": "Add.", "response": "x = 1"}) + "\n")
+    res = _run(tmp_path, ["select", str(path), "--budget", "1", "--default", "language=python"])
+    assert res.returncode == 0 and json.loads(res.stdout)["k"] == 1, res.stderr
 
 
 def test_codeocean_without_candidates_says_why(tmp_path):
@@ -99,5 +104,6 @@ def test_codeocean_without_candidates_says_why(tmp_path):
 def test_lintseq_with_nothing_converted_fails(tmp_path):
     (path := tmp_path / "bad_code.jsonl").write_text(json.dumps({**GOOD["sft"], "output": "def f(:\n  pass\n"}) + "\n")
     res = _run(tmp_path, ["lintseq", str(path), "--workers", "1"])
-    assert res.returncode == 1, res.stdout + res.stderr
-    assert f"{path}: read 1 examples" in res.stderr and "no example became an edit sequence" in res.stderr, res.stderr
+    assert res.returncode == 2 and res.stdout == "", res.stdout + res.stderr      # an input error, not an empty success
+    assert f"{path}: no example became an edit sequence" in res.stderr, res.stderr
+    assert "syntax_error x1 (first: a: does not parse: invalid syntax (line 1))" in res.stderr, res.stderr
