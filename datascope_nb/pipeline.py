@@ -308,7 +308,8 @@ def run_pipeline(source: Iterable[dict], stages: Sequence[Stage], out: str | Pat
     report = {"name": name, "output": output, "input": len(records), "accepted": len(kept), "rejected": len(rejected),
               "stages": stage_report(stages, counts, rejected), **(summary(kept, rejected) if summary else {})}
     rep_path = write_json(report, run/"report.json")
-    skips = getattr(source, "skips", [])
+    skips, loaded_from = getattr(source, "skips", []), getattr(source, "source", "")   # `core.Records` say where they came from
+    inputs = [*inputs, *([loaded_from] if loaded_from and loaded_from not in map(str, inputs) else [])]
     write_manifest(run, config=full, seed=seed, inputs=[p for p in inputs if Path(p).is_file()],
                    artefacts=[data, rej_path, rep_path], kept=len(kept), skips=skips,
                    rejected=dict(Counter(f"{r.stage}: {r.reason}" for r in rejected)))

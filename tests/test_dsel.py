@@ -92,9 +92,13 @@ def test_cli_select_writes_subset_metrics_and_manifest(sft, tmp_path):
     res = subprocess.run([BIN / "datascope", "select", str(src), "--budget", "5%", "--method", "stratified", "--out", str(out)],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["k"] == 25 and metrics["method"] == "stratified" and 0 < metrics["api_coverage"] < 1
-    assert len(load_records(out / "subset.jsonl")) == 25
+    metrics = json.loads((out / "report.json").read_text())
+    assert (metrics["k"], metrics["method"], json.loads(res.stdout)["run"]) == (25, "stratified", str(out))
+    subset = load_records(out / "subset.jsonl")
+    full = with_selection_fields(sft[:500], desc=None)
+    expected = selection_metrics([r for r in full if r["id"] in {s["id"] for s in subset}], full)
+    assert (len(subset), metrics["api_coverage"]) == (25, expected["api_coverage"])
+    assert metrics["length_js_bits"] == pytest.approx(expected["length_js_bits"])
     manifest = read_manifest(out)
     assert manifest["counts"]["kept"] == 25 and str(src) in manifest["inputs"]
     bad = subprocess.run([BIN / "datascope", "select", str(src), "--budget", "lots"], capture_output=True, text=True)
