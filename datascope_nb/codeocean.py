@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ast
 import io
-import json
 import random
 import re
+import shutil
 import tokenize
 from collections import Counter
 from pathlib import Path
@@ -18,28 +18,31 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .apis import LANGUAGES, parse_code, syntax_error
-from .core import (NothingUsable, Records, Skip, check_unique_ids, config_hash, progress, read_manifest, record_rng, run_dir,
-                               save_records, skip_summary, write_json, write_manifest)
+from .core import (LANGUAGE_NAMES, MANIFEST, NothingUsable, Records, Skip, check_unique_ids, config_hash, fence,
+                               progress, record_rng, run_dir, skip_summary)
 from .embed import embed_texts
 from .kcenter import kcenter_greedy
 from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, read_results, resolve_cache_mode,
                               resolve_endpoint)
+from .pipeline import (Rejection, Run, batch_stage, default_workers, filter_stage, map_stage, records_hash, reject,
+                                   run_pipeline)
 from .sandbox import run_many
 
+
 # %% auto #0
-__all__ = ['TASKS', 'DEFAULT_MIX', 'LANGUAGE_NAMES', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES',
-           'REQUIRED_KEYS', 'JUDGE_RULES', 'CODEOCEAN_RULES', 'parse_mix', 'task_counts', 'coreset_candidates',
-           'require_candidates', 'sample_pool', 'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance',
-           'mutation_sites', 'inject_bug', 'has_examples', 'assign_tasks', 'fence', 'item_information',
-           'instruction_prompt', 'solution_prompt', 'count_sentences', 'solution_language', 'rule_filter',
-           'record_module', 'doctest_program', 'doctest_outcome', 'behaviour_checks', 'judge_prompt', 'parse_judgement',
-           'judgement_reason', 'pool_example', 'draw_fewshot', 'analysis', 'nearest_similarity', 'decontaminate',
-           'codeocean_generate', 'alpaca_record', 'codeocean_report', 'codeocean_run', 'load_codeocean']
+__all__ = ['TASKS', 'DEFAULT_MIX', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES', 'REQUIRED_KEYS',
+           'JUDGE_RULES', 'LLM_FILES', 'ITEM_STAGES', 'CODEOCEAN_RULES', 'parse_mix', 'task_counts',
+           'coreset_candidate', 'coreset_candidates', 'require_candidates', 'sample_pool', 'codeocean_coreset',
+           'coverage_radii', 'mean_pairwise_distance', 'mutation_sites', 'inject_bug', 'has_examples', 'assign_tasks',
+           'coreset_items', 'item_information', 'instruction_prompt', 'solution_prompt', 'count_sentences',
+           'solution_language', 'rule_filter', 'record_module', 'doctest_program', 'doctest_outcome',
+           'behaviour_checks', 'judge_prompt', 'parse_judgement', 'judgement_reason', 'pool_example', 'draw_fewshot',
+           'analysis', 'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record',
+           'codeocean_summary', 'codeocean_run']
 
 # %% ../nbs/07_codeocean.ipynb #a59928a7
 TASKS: tuple[str, ...] = ("generation", "summarisation", "repair", "translation")
 DEFAULT_MIX: dict[str, float] = {"generation": 0.57, "summarisation": 0.16, "repair": 0.16, "translation": 0.11}
-LANGUAGE_NAMES: dict[str, str] = {"python": "Python", "java": "Java", "javascript": "JavaScript", "go": "Go"}
 
 def parse_mix(text: str | Mapping[str, float] | None) -> dict[str, float]:
     "A task mix from `'generation=0.57,repair=0.16,...'` (or a dict), normalised to sum 1; unnamed tasks get 0."
@@ -66,26 +69,40 @@ def task_counts(n: int, mix: Mapping[str, float]) -> dict[str, int]:
     return counts
 
 # %% ../nbs/07_codeocean.ipynb #4144fae5
-def coreset_candidates(records: Iterable[dict], min_lines: int = 3, max_lines: int = 60) -> tuple[list[dict], list[Skip]]:
-    "Raw-code records fit for CodeOcean (a supported language, `min_lines`..`max_lines` lines), and a skip for each other."
-    keep, skips = [], []
-    for r in records:
-        n = r["code"].count("\n") + 1
-        if r["language"] not in LANGUAGES: skips.append(Skip(str(r["id"]), 0, "language", "unsupported_language", r["language"]))
-        elif not min_lines <= n <= max_lines: skips.append(Skip(str(r["id"]), 0, "code", "length", f"{n} lines"))
-        else: keep.append(r)
-    return keep, skips
+def coreset_candidate(record: dict, min_lines: int = 3, max_lines: int = 60) -> dict | Rejection:
+    "`record` if CodeOcean can use it (a supported language, `min_lines`..`max_lines` lines), else why not."
+    n = record["code"].count("\n") + 1
+    if record["language"] not in LANGUAGES: return reject("unsupported_language", record["language"], id=record["id"])
+    if not min_lines <= n <= max_lines: return reject("length", f"{n} lines", id=record["id"])
+    return record
 
-def require_candidates(records: Sequence[dict], min_lines: int = 3, max_lines: int = 60) -> tuple[list[dict], list[Skip]]:
+def coreset_candidates(records: Iterable[dict], min_lines: int = 3, max_lines: int = 60) -> tuple[list[dict], list[Rejection]]:
+    "The records fit for CodeOcean, and a `Rejection` for each other (the pipeline's `candidates` stage, in one call)."
+    keep, rejected = [], []
+    for r in records:
+        out = coreset_candidate(r, min_lines, max_lines)
+        if isinstance(out, Rejection): rejected.append(Rejection(out.id, "candidates", out.reason, out.detail))
+        else: keep.append(out)
+    return keep, rejected
+
+
+# %% ../nbs/07_codeocean.ipynb #2365bf39
+_CANDIDATE_FIELDS = {"unsupported_language": "language", "length": "code"}
+
+def require_candidates(records: Sequence[dict], min_lines: int = 3, max_lines: int = 60) -> tuple[list[dict], list[Rejection]]:
     "`coreset_candidates`, or a `NothingUsable` error saying why no record is one, and what to pass instead."
-    keep, skips = coreset_candidates(records, min_lines, max_lines)
+    keep, rejected = coreset_candidates(records, min_lines, max_lines)
     if not keep:
         fixes = {"length": f"CodeOcean takes functions of {min_lines} to {max_lines} lines: --map the field holding whole functions to code",
                  "unsupported_language": f"CodeOcean reads {', '.join(sorted(LANGUAGES))}: --default language=python if that is what they are"}
-        raise NothingUsable(skip_summary(getattr(records, "source", "records"), len(records), skips, "records", fixes)
+        # The message is the loaders' skip summary (one line per kind, its first example and the fix), so it reads the same.
+        as_skips = [Skip(r.id, 0, _CANDIDATE_FIELDS[r.reason], r.reason, r.detail) for r in rejected]
+        raise NothingUsable(skip_summary(getattr(records, "source", "records"), len(records), as_skips, "records", fixes)
                             + "\nnothing to work on: no record is a CodeOcean candidate")
-    return keep, skips
+    return keep, rejected
 
+
+# %% ../nbs/07_codeocean.ipynb #9bb03738
 def sample_pool(records: Sequence[dict], pool: int | None, seed: int = 0) -> list[dict]:
     "A seeded random `pool` of `records`, in their original order (all of them when `pool` is None or not smaller)."
     records = list(records)
@@ -100,6 +117,7 @@ def codeocean_coreset(records: Sequence[dict], k: int, seed: int = 0, embedder: 
     x = embed_texts([r["code"] for r in records], embedder, seed=seed)
     picks, radii = kcenter_greedy(x, k, seed=seed)
     return [records[i] for i in picks], radii
+
 
 # %% ../nbs/07_codeocean.ipynb #88e3ed3f
 def coverage_radii(x: np.ndarray, order: Sequence[int]) -> np.ndarray:
@@ -197,6 +215,18 @@ def assign_tasks(records: Sequence[dict], mix: Mapping[str, float], seed: int = 
         out.append(item)
     return out, notes
 
+# %% ../nbs/07_codeocean.ipynb #25092cfa
+def coreset_items(candidates: Sequence[dict], n: int, mix: Mapping[str, float], seed: int = 0, embedder: str = "minilm",
+                  pool: int | None = None) -> list[dict | Rejection]:
+    "The coreset of `n` candidates (all, if fewer) as task-assigned items in pick order, then a `Rejection` for every other candidate."
+    picked, radii = codeocean_coreset(candidates, min(n, len(candidates)), seed, embedder, pool)
+    items, _ = assign_tasks(picked, mix, seed)      # the shortfall note is recomputed from the counts (codeocean_summary)
+    pooled, chosen = {r["id"] for r in sample_pool(candidates, pool, seed)}, {it["id"] for it in items}
+    out: list[dict | Rejection] = [{**it, "coreset_radius": round(float(r), 4)} for it, r in zip(items, radii)]
+    return out + [reject("not_picked", id=r["id"]) if r["id"] in pooled else reject("outside_pool", f"a pool of {pool}", id=r["id"])
+                  for r in candidates if r["id"] not in chosen]
+
+
 # %% ../nbs/07_codeocean.ipynb #26361717
 PROMPTS: dict = {
     "system": "You write short, precise programming exercises for training code models.",
@@ -234,8 +264,6 @@ SEED_EXAMPLES: dict[str, dict] = {
                "instruction": "The function `clamp` should limit `x` to the range from `lo` to `hi`; find and fix its bug.",
                "solution": f"```python\n{_SEED_CODE}\n```"},
 }
-
-def fence(code: str, language: str) -> str: return f"```{language}\n{code}\n```"
 
 def item_information(item: dict) -> str:
     "The task's input: the code to summarise or translate, the buggy code to repair, nothing for generation."
@@ -443,17 +471,18 @@ def nearest_similarity(texts: Sequence[str], references: Sequence[str], embedder
     return (x[:len(texts)] @ x[len(texts):].T).max(axis=1)
 
 def decontaminate(items: Sequence[dict], references: Sequence[str], threshold: float = 0.9, embedder: str = "minilm",
-                  seed: int = 0, **embed_kw) -> list[dict]:
-    "Items with `similarity` (to the nearest reference) set, and `stage`/`reason` set on those at or above `threshold`."
+                  seed: int = 0, **embed_kw) -> list[dict | Rejection]:
+    "Each item with its `similarity` to the nearest reference, or a `Rejection` (keeping the item) at or above `threshold`."
     sims = nearest_similarity([it["solution"] for it in items], references, embedder, seed, **embed_kw)
     out = []
     for it, s in zip(items, sims):
         it = {**it, "similarity": round(float(s), 4)}
-        if s >= threshold: it |= {"stage": "decontamination", "reason": f"similar_to_reference:{s:.3f}"}
-        out.append(it)
+        out.append(reject("similar_to_reference", f"{s:.3f} (threshold {threshold})", record=it) if s >= threshold else it)
     return out
 
 # %% ../nbs/07_codeocean.ipynb #a0d990f3
+LLM_FILES: tuple[str, ...] = ("instruction.jsonl", "solution.jsonl", "judge.jsonl")
+
 def _llm_step(items: list[dict], prompt_fn, out: Path, endpoint: Endpoint, max_tokens: int, seed: int, desc: str,
               cache_mode: str | None = None) -> list[str | None]:
     if not items: return []
@@ -466,44 +495,47 @@ def _first_line(text: str | None) -> str:
     line = next((l for l in (text or "").splitlines() if l.strip()), "")
     return line.strip().strip('"').lstrip("-*# ").strip()
 
+
+# %% ../nbs/07_codeocean.ipynb #011b269d
 def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoint | None = None, seed: int = 0,
                        round_size: int = 8, max_tokens: int = 384, workers: int = 2, discriminator: bool = True,
-                       cache_mode: str | None = None) -> list[dict]:
-    """Generate, filter and judge every item, in rounds that feed the few-shot pools; every item comes back with `stage` and
-    `reason`. `discriminator=False` accepts whatever passes the rule filters (WaveCoder's no-discriminator ablation)."""
+                       cache_mode: str | None = None) -> list[dict | Rejection]:
+    """Generate, filter and judge every item, in rounds that feed the few-shot pools: in item order, each accepted item, or a
+    `Rejection` keeping it. `discriminator=False` accepts whatever passes the rule filters (WaveCoder's no-discriminator ablation)."""
     run, endpoint = Path(run), resolve_endpoint(endpoint)
-    good, bad, done = {t: [] for t in TASKS}, {t: [] for t in TASKS}, []
+    good, bad, out = {t: [] for t in TASKS}, {t: [] for t in TASKS}, []
     for r0 in progress(range(0, len(items), round_size), desc="CodeOcean rounds", total=-(-len(items) // round_size)):
         batch = [{**it, "round": r0 // round_size, "information": item_information(it)} for it in items[r0:r0 + round_size]]
+        stop: dict[str, tuple[str, str]] = {}          # id -> (reason, detail) of the items this round stopped
         shots = {it["id"]: draw_fewshot(it, good, bad, seed) for it in batch}
-        texts = _llm_step(batch, lambda it: instruction_prompt(it, *shots[it["id"]]), run/"instruction.jsonl", endpoint, 96, seed, None, cache_mode)
-        for it, text in zip(batch, texts): it["instruction"] = _first_line(text) if text is not None else None
-        live = [it for it in batch if it["instruction"]]
-        for it in batch:
-            if not it["instruction"]: it |= {"stage": "format", "reason": "no_instruction"}
-        texts = _llm_step(live, lambda it: solution_prompt(it, shots[it["id"]][0]), run/"solution.jsonl", endpoint, max_tokens, seed, None, cache_mode)
+        texts = _llm_step(batch, lambda it: instruction_prompt(it, *shots[it["id"]]), run/LLM_FILES[0], endpoint, 96, seed, None, cache_mode)
+        for it, text in zip(batch, texts):
+            it["instruction"] = _first_line(text) if text is not None else None
+            if not it["instruction"]: stop[it["id"]] = ("format:no_instruction", "no answer" if text is None else repr(text[:80]))
+        live = [it for it in batch if it["id"] not in stop]
+        texts = _llm_step(live, lambda it: solution_prompt(it, shots[it["id"]][0]), run/LLM_FILES[1], endpoint, max_tokens, seed, None, cache_mode)
         for it, text in zip(live, texts):
             it["solution"] = (text or "").strip()
-            if (why := rule_filter(it)): it |= {"stage": "rules", "reason": why}
-        repairs = [it for it in live if it["task_name"] == "repair" and "stage" not in it]
+            if (why := rule_filter(it)): stop[it["id"]] = (f"rules:{why.split(':')[0]}", why)
+        repairs = [it for it in live if it["task_name"] == "repair" and it["id"] not in stop]
         for it, check in zip(repairs, behaviour_checks(repairs, workers=workers)):
             it["behaviour"] = check
-            if check["fix_passes"] is False: it |= {"stage": "behaviour", "reason": "fix_fails_examples"}
-        judged = [it for it in live if "stage" not in it]
+            if check["fix_passes"] is False: stop[it["id"]] = ("behaviour:fix_fails_examples", "the fix fails the original's docstring examples")
+        judged = [it for it in live if it["id"] not in stop]
         if not discriminator:
-            for it in judged: it |= {"stage": "accepted", "reason": None}
             good = {t: good[t] + [pool_example(it) for it in judged if it["task_name"] == t] for t in TASKS}
             judged = []
-        for it, text in zip(judged, _llm_step(judged, judge_prompt, run/"judge.jsonl", endpoint, 200, seed, None, cache_mode)):
+        for it, text in zip(judged, _llm_step(judged, judge_prompt, run/LLM_FILES[2], endpoint, 200, seed, None, cache_mode)):
             it["judge_text"] = text
             judgement, why = parse_judgement(text)
             it["judgement"] = judgement
             why = why or judgement_reason(judgement)
-            it |= {"stage": "discriminator", "reason": why} if why else {"stage": "accepted", "reason": None}
+            if why: stop[it["id"]] = (f"discriminator:{why}", analysis(judgement) if judgement else repr((text or "")[:120]))
             if why and judgement: bad[it["task_name"]].append({**pool_example(it), "analysis": analysis(judgement)})
             elif not why: good[it["task_name"]].append(pool_example(it))
-        done += batch
-    return done
+        out += [reject(*stop[it["id"]], record=it) if it["id"] in stop else it for it in batch]
+    return out
+
 
 # %% ../nbs/07_codeocean.ipynb #437887ce
 def alpaca_record(item: dict) -> dict:
@@ -515,60 +547,67 @@ def alpaca_record(item: dict) -> dict:
                      **({"bug": {k: v for k, v in item["bug"].items() if k != "code"}, "behaviour": item.get("behaviour")}
                         if item["task_name"] == "repair" else {})}}
 
-def codeocean_report(items: Sequence[dict], notes: Mapping | None = None) -> dict:
-    "Counts by task and stage, acceptance rates, rejection reasons by stage, and the rules answered no."
-    by_task = {t: Counter(it["stage"] for it in items if it["task_name"] == t) for t in TASKS}
-    reasons = Counter(f"{it['stage']}:{str(it['reason']).split(':')[0] if it['stage'] == 'rules' else it['reason']}"
-                      for it in items if it["stage"] != "accepted")
-    rules_no = Counter(n for it in items if it.get("judgement") for n, r in it["judgement"]["rules"].items() if not r["answer"])
-    return {"items": len(items), "accepted": sum(c["accepted"] for c in by_task.values()),
+ITEM_STAGES = ("generate", "decontamination")     # the stages whose rejections keep the item
+
+def _step(r: Rejection) -> str:
+    "Where an item stopped: the generation step named in the reason, or the stage."
+    return r.reason.split(":")[0] if r.stage == "generate" else r.stage
+
+
+# %% ../nbs/07_codeocean.ipynb #24d6f4e9
+def codeocean_summary(accepted: Sequence[dict], rejected: Sequence[Rejection], mix: Mapping[str, float] | None = None) -> dict:
+    "Items by task and where they stopped, acceptance, rejection reasons, rules answered no, repair checks, shortfall notes."
+    stopped = [r for r in rejected if r.stage in ITEM_STAGES]
+    where = [(r.record["task_name"], _step(r)) for r in stopped] + [(a["meta"]["task_name"], "accepted") for a in accepted]
+    by_task = {t: Counter(s for task, s in where if task == t) for t in TASKS}
+    reasons = Counter(r.reason if r.stage == "generate" else f"{r.stage}:{r.reason}" for r in stopped)
+    # Accepted and decontaminated items were judged yes on every rule: only the rejected ones can hold a no.
+    rules_no = Counter(n for r in stopped if r.record.get("judgement") for n, a in r.record["judgement"]["rules"].items() if not a["answer"])
+    checks = [r.record.get("behaviour") for r in stopped] + [a["meta"].get("behaviour") for a in accepted]
+    short = task_counts(len(where), mix)["repair"] - sum(by_task["repair"].values()) if mix else 0
+    return {"items": len(where),
             "by_task": {t: {"items": sum(c.values()), **dict(c), "acceptance": round(c["accepted"] / max(sum(c.values()), 1), 4)}
                         for t, c in by_task.items()},
             "rejections": dict(reasons.most_common()), "rules_answered_no": dict(rules_no.most_common()),
-            "repair_behaviour": dict(Counter("not_executable" if not it["behaviour"]["executable"] else
-                                             "fix_passes" if it["behaviour"]["fix_passes"] else "fix_fails"
-                                             for it in items if it.get("behaviour"))),
-            "notes": dict(notes or {})}
+            "repair_behaviour": dict(Counter("not_executable" if not b["executable"] else "fix_passes" if b["fix_passes"] else "fix_fails"
+                                             for b in checks if b)),
+            "notes": {"repair_shortfall": short} if short > 0 else {}}
+
 
 # %% ../nbs/07_codeocean.ipynb #bece9063
-CODEOCEAN_RULES = 2   # bump when prompts, filters or judging change, so an old run is not mistaken for the new rules' output
+CODEOCEAN_RULES = 3   # bump when prompts, filters or judging change, so an old run is not mistaken for the new rules' output
 
-def codeocean_run(records: Sequence[dict], n: int = 40, mix: Mapping[str, float] | str | None = None, seed: int = 0,
-                  embedder: str = "minilm", pool: int | None = 2000, references: Sequence[str] = (), threshold: float = 0.9,
-                  round_size: int = 8, endpoint: Endpoint | None = None, root: str | Path | None = None,
-                  prior_skips: Sequence[Skip] = (), workers: int = 2, discriminator: bool = True,
-                  cache_mode: str | None = None) -> Path:
-    "Build a CodeOcean dataset of `n` items from raw-code `records`; returns the run directory (`cache_mode`: see chapter *LLM*)."
-    candidates, skips = require_candidates(records)       # before the model starts: no candidates is an input error
+def _start_over(run: Path) -> None:
+    "Forget a run's answers, shards and finished marker: no-cache and refresh ask every question again."
+    for name in (*LLM_FILES, MANIFEST): (run/name).unlink(missing_ok=True)
+    shutil.rmtree(run/"shards", ignore_errors=True)
+
+def codeocean_run(source: Iterable[dict], out: str | Path | None = None, *, n: int = 40, mix: Mapping[str, float] | str | None = None,
+                  seed: int = 0, embedder: str = "minilm", pool: int | None = 2000, references: Sequence[str] = (),
+                  threshold: float = 0.9, round_size: int = 8, endpoint: Endpoint | None = None, root: str | Path | None = None,
+                  workers: int | None = None, discriminator: bool = True, cache_mode: str | None = None,
+                  min_lines: int = 3, max_lines: int = 60) -> Run:
+    "Build a CodeOcean dataset of `n` items from raw-code records (`Records` keep their loader's skips); returns the `Run`."
+    records = source if isinstance(source, Records) else list(source)
+    require_candidates(records, min_lines, max_lines)       # before the model starts: no candidates is an input error
     endpoint, mix, cmode = resolve_endpoint(endpoint), parse_mix(mix), resolve_cache_mode(cache_mode)
-    config = {"stage": "codeocean", "rules": CODEOCEAN_RULES, "n": n, "mix": mix, "seed": seed, "embedder": embedder, "pool": pool,
+    workers = workers or default_workers()
+    config = {"rules": CODEOCEAN_RULES, "n": n, "mix": mix, "embedder": embedder, "pool": pool, "lines": [min_lines, max_lines],
               "threshold": threshold, "round_size": round_size, "model": endpoint.model, "discriminator": discriminator,
-              "model_identity": model_identity(endpoint),
-              "records": config_hash({"ids": [r["id"] for r in candidates]}), "references": config_hash({"refs": list(references)})}
-    run = run_dir("codeocean", config, root=root)
-    llm_files = [run/"instruction.jsonl", run/"solution.jsonl", run/"judge.jsonl"]
-    if cmode == "use" and (run/"manifest.json").exists() and (run/"codeocean.jsonl").exists(): return run
-    # Bypassing the cache asks everything again: the files start empty, so the report counts this run's answers only.
-    if cmode != "use":
-        for f in llm_files: f.unlink(missing_ok=True)
-    picked, radii = codeocean_coreset(candidates, min(n, len(candidates)), seed, embedder, pool)
-    items, notes = assign_tasks(picked, mix, seed)
-    items = codeocean_generate(items, run, endpoint, seed, round_size, workers=workers, discriminator=discriminator, cache_mode=cmode)
-    accepted = decontaminate([it for it in items if it["stage"] == "accepted"], references, threshold, embedder, seed)
-    decontaminated = {a["id"]: a for a in accepted}
-    items = [decontaminated.get(it["id"], it) for it in items]
-    save_records(items, run/"candidates.jsonl")
-    out = save_records([alpaca_record(it) for it in items if it["stage"] == "accepted"], run/"codeocean.jsonl")
-    write_json({**codeocean_report(items, notes), "llm": llm_usage(read_results(*llm_files), config["model_identity"], cmode),
-                "coverage_radius": [float(r) for r in radii]}, run/"report.json")
-    rejected = [Skip(str(it["id"]), 0, it["task_name"], it["stage"], str(it["reason"])) for it in items if it["stage"] != "accepted"]
-    write_manifest(run, config=config, seed=seed, artefacts=[out, run/"candidates.jsonl", run/"report.json"],
-                   kept=sum(it["stage"] == "accepted" for it in items), skips=list(prior_skips) + skips + rejected)
-    return run
+              "model_identity": model_identity(endpoint), "references": config_hash({"refs": list(references)})}
+    # The LLM answer files live in the run directory, so it is named here rather than by run_pipeline.
+    run = Path(out) if out else run_dir("codeocean", {**config, "seed": seed, "input": records_hash(records)}, root=root)
+    if cmode != "use": _start_over(run)
+    stages = [filter_stage(lambda r: coreset_candidate(r, min_lines, max_lines), "candidates"),
+              batch_stage(lambda rs: coreset_items(rs, n, mix, seed, embedder, pool), "coreset", whole=True),
+              batch_stage(lambda items: codeocean_generate(items, run, endpoint, seed, round_size, workers=workers,
+                                                           discriminator=discriminator, cache_mode=cmode),
+                          "generate", version=CODEOCEAN_RULES, whole=True),
+              batch_stage(lambda items: decontaminate(items, references, threshold, embedder, seed), "decontamination", whole=True),
+              map_stage(alpaca_record, "alpaca")]
+    def summary(kept: list[dict], rejected: list[Rejection]) -> dict:
+        usage = llm_usage(read_results(*(run/f for f in LLM_FILES)), config["model_identity"], cmode)
+        return {**codeocean_summary(kept, rejected, mix), "llm": usage}
+    return run_pipeline(records, stages, run, name="codeocean", config=config, seed=seed, workers=workers,
+                        output="codeocean.jsonl", summary=summary, desc="CodeOcean")
 
-def load_codeocean(run: str | Path) -> tuple[Records, dict]:
-    "The accepted records of a CodeOcean run and its report."
-    from datascope_nb.core import load_records
-    run, report = Path(run), json.loads((Path(run)/"report.json").read_text())
-    # Nothing accepted is a legitimate outcome (a weak judge); the loader refuses empty files, so answer it here.
-    return (load_records(run/"codeocean.jsonl") if report["accepted"] else Records()), report
