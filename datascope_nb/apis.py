@@ -17,13 +17,14 @@ from statistics import median
 from typing import Any, Callable, Iterable
 
 from .core import FENCE_RE, LANGUAGE_ALIASES, TOKEN_RE, data_file, read_rows
+from .pipeline import Rejection, Run, map_stage, run_pipeline
 
 # %% auto #0
 __all__ = ['LANGUAGES', 'SITE_BUILTINS', 'SHELL_BUILTINS', 'BUILTINS', 'PY_QUERY', 'NAMESPACE', 'FLAT_BUILTINS', 'FLAT_QUERIES',
            'ts_language', 'ts_parser', 'parse_code', 'syntax_error', 'code_length', 'Scope', 'bind', 'lookup',
            'enclosing_class', 'import_name', 'absolute_module', 'resolve_call', 'summarise', 'ts_query', 'resolve_flat',
-           'extract_apis', 'extract_apis_ast', 'load_gold', 'extraction_scores', 'record_code', 'annotate_apis',
-           'api_stats', 'bench_extraction']
+           'extract_apis', 'extract_apis_ast', 'load_gold', 'extraction_scores', 'record_code', 'annotate_record',
+           'annotate_apis', 'api_stats', 'apis_run', 'bench_extraction']
 
 # %% ../nbs/01_apis.ipynb #257f93a1
 LANGUAGES = ("python", "java", "javascript", "go")
@@ -555,13 +556,18 @@ def record_code(rec: dict) -> tuple[str, str]:
         return m.group(2), LANGUAGE_ALIASES.get(tag, tag) if tag else LANGUAGE_ALIASES.get(lang, lang)
     return rec.get("output", ""), LANGUAGE_ALIASES.get(lang, lang)
 
-def annotate_apis(records: Iterable[dict]) -> Iterable[dict]:
-    "Yield `{'id', 'language', **extract_apis(...)}` per record; unsupported languages get an `error`."
-    for rec in records:
-        code, lang = record_code(rec)
-        res = extract_apis(code, lang) if lang in LANGUAGES else summarise([], code_length(code), f"unsupported language {lang!r}")
-        yield {"id": rec.get("id"), "language": lang, **res}
+# %% ../nbs/01_apis.ipynb #cec5eaac
+def annotate_record(rec: dict) -> dict:
+    "`{'id', 'language', **extract_apis(...)}` for one record; an unsupported language gets an `error`."
+    code, lang = record_code(rec)
+    res = extract_apis(code, lang) if lang in LANGUAGES else summarise([], code_length(code), f"unsupported language {lang!r}")
+    return {"id": rec.get("id"), "language": lang, **res}
 
+def annotate_apis(records: Iterable[dict]) -> Iterable[dict]:
+    "`annotate_record` over `records`, lazily (for a few records in memory; a dataset goes through `apis_run`)."
+    return (annotate_record(rec) for rec in records)
+
+# %% ../nbs/01_apis.ipynb #194e6091
 def api_stats(annotated: Iterable[dict], top: int = 50) -> dict:
     "Corpus statistics: records, errors by reason kind, distinct APIs, and per-API record frequency (most used first)."
     freq, unres, errors, n, n_calls = Counter(), Counter(), Counter(), 0, 0
@@ -571,6 +577,14 @@ def api_stats(annotated: Iterable[dict], top: int = 50) -> dict:
         if a["error"]: errors["syntax_error" if a["error"].startswith("syntax error") else "unsupported_language"] += 1
     return {"records": n, "calls": n_calls, "errors": dict(errors), "distinct_apis": len(freq), "distinct_unresolved": len(unres),
             "top_apis": freq.most_common(top), "api_frequency": dict(sorted(freq.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+# %% ../nbs/01_apis.ipynb #1d203a5d
+def _apis_summary(kept: list[dict], rejected: list[Rejection]) -> dict: return api_stats(kept)
+
+def apis_run(records: Iterable[dict], out: str | Path | None = None, workers: int | None = None) -> Run:
+    "Annotate every record of `records` with the APIs it calls (`apis.jsonl`), `api_stats` in the report; returns the `Run`."
+    return run_pipeline(records, [map_stage(annotate_record, "apis")], out, name="apis", workers=workers,
+                        output="apis.jsonl", summary=_apis_summary)
 
 # %% ../nbs/01_apis.ipynb #b4caf821
 def bench_extraction(codes: list[str], repeats: int = 5,

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import ast
-import hashlib
+import gc
 import io
 import itertools
 import json
@@ -18,26 +18,25 @@ import tempfile
 import time
 import tokenize
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from random import Random
 from statistics import mean, median
 from typing import Callable, Iterable, Sequence
 
-from .apis import BUILTINS, record_code
-from .core import (Skip, check_unique_ids, cache_dir, config_hash, load_records, progress, record_seed, run_dir,
-                               write_json, write_jsonl, write_manifest)
+from .apis import BUILTINS, annotate_record, record_code
+from .core import cache_dir, check_unique_ids, config_hash, record_seed
+from .pipeline import Rejection, Run, Stage, map_stage, reject, run_pipeline
 
 # %% auto #0
 __all__ = ['Linter', 'FAST_ERRORS', 'PYLINT_MESSAGES', 'LINTERS', 'MAX_LINES', 'LINTSEQ_RULES', 'DIFF_TOKEN', 'NO_NEWLINE',
-           'REFERENCE', 'LintError', 'blamed_line', 'fast_lint', 'pylint_lint', 'get_linter', 'linter_name',
-           'split_lines', 'indent_width', 'ProgramUnits', 'program_units', 'children', 'program_problem', 'state_text',
-           'lintseq_sample', 'insertion_edit', 'forward_edits', 'EditError', 'parse_edit', 'apply_edit', 'edit_states',
-           'resolve_edits', 'verify_edits', 'lintseq_prompt', 'lintseq_response', 'lintseq_program',
-           'lintseq_instruction', 'lintseq_record', 'lintseq_dataset', 'load_lintseq', 'lintseq_stats',
-           'reference_python', 'reference_env', 'bench_reference', 'bench_ours', 'bench_lintseq']
+           'LINTSEQ_SHARD', 'REFERENCE', 'LintError', 'blamed_line', 'fast_lint', 'pylint_lint', 'get_linter',
+           'linter_name', 'split_lines', 'indent_width', 'ProgramUnits', 'program_units', 'children', 'program_problem',
+           'state_text', 'lintseq_sample', 'insertion_edit', 'forward_edits', 'EditError', 'parse_edit', 'apply_edit',
+           'edit_states', 'resolve_edits', 'verify_edits', 'lintseq_prompt', 'lintseq_response', 'lintseq_program',
+           'lintseq_instruction', 'lintseq_record', 'lintseq_stats', 'lintseq_stage', 'lintseq_run', 'reference_python',
+           'reference_env', 'bench_reference', 'bench_ours', 'bench_lintseq', 'bench_pipeline', 'pipeline_table']
 
 # %% ../nbs/06_lintseq.ipynb #3c29c316
 @dataclass(frozen=True)
@@ -418,96 +417,24 @@ def lintseq_instruction(rec: dict) -> str:
     return f"{rec.get('instruction', '')}\n\n{extra}" if extra else rec.get("instruction", "")
 
 def lintseq_record(rec: dict, s: int = 5, seed: int = 0, linter: str | Linter = "fast",
-                   max_lines: int = MAX_LINES) -> tuple[list[dict], list[Skip]]:
-    "The `s` verified edit-sequence examples of one SFT record, and the skips (with reasons) of what could not be made."
+                   max_lines: int = MAX_LINES) -> list[dict | Rejection]:
+    "The `s` verified edit-sequence examples of one SFT record, with a `Rejection` for each that could not be made."
     rid = str(rec.get("id"))
-    where = lambda kind, reason, field="output": Skip(rid, 0, field, kind, reason)
     code, language = record_code(rec)
-    if language != "python": return [], [where("not_python", f"language {language!r}: LintSeq's linters are Python's")]
-    if problem := program_problem(code, max_lines): return [], [where(*problem)]
-    pu, memo = program_units(code), {}
-    out, skips = [], []
+    if language != "python": return [reject("not_python", f"language {language!r}: LintSeq's linters are Python's", id=rid)]
+    if problem := program_problem(code, max_lines): return [reject(*problem, id=rid)]
+    pu, memo, out = program_units(code), {}, []
     for j in range(s):
         path = lintseq_sample(code, record_seed(seed, f"{rid}#{j}"), linter, memo=memo, pu=pu)
         edits = forward_edits(code, path["deletions"])
         if why := verify_edits(code, edits, linter, memo, path["tolerated"]):
-            skips.append(where("unverified", f"path {j}: {why}")); continue
+            out.append(reject("unverified", f"path {j}: {why}", id=rid)); continue
         out.append({"id": f"{rid}#lintseq{j}", "instruction": lintseq_instruction(rec), "output": lintseq_response(edits),
                     "language": "python", "source": rec.get("source", ""),
                     "meta": {"format": "lintseq", "source_id": rid, "path": j, "program": code, "edits": len(edits),
                              "linter": linter_name(linter), "linter_calls": path["linter_calls"],
                              "tolerated": path["tolerated"]}})
-    return out, skips
-
-# %% ../nbs/06_lintseq.ipynb #fb4a6bd8
-def _records_hash(records: Sequence[dict]) -> str:
-    h = hashlib.sha256()
-    for r in records: h.update(json.dumps([r.get("id"), r.get("instruction"), r.get("input"), r.get("output"), r.get("language")],
-                                          ensure_ascii=False).encode())
-    return h.hexdigest()[:16]
-
-def _lintseq_chunk(job: tuple) -> tuple[int, list[dict], list[dict]]:
-    index, records, s, seed, linter, max_lines = job
-    out, skips = [], []
-    for rec in records:
-        got, skipped = lintseq_record(rec, s, seed, linter, max_lines)
-        out += got; skips += [vars(k) for k in skipped]
-    return index, out, skips
-
-def _part_paths(run: Path, index: int) -> tuple[Path, Path]:
-    return run/"parts"/f"{index:06d}.jsonl", run/"parts"/f"{index:06d}.skips.json"
-
-def lintseq_dataset(records: Sequence[dict], s: int = 5, seed: int = 0, linter: str = "fast", workers: int | None = None,
-                    root: str | Path | None = None, chunk_size: int = 32, max_lines: int = MAX_LINES,
-                    prior_skips: Sequence[Skip] = ()) -> Path:
-    """Write `s` verified edit sequences per record to `<run>/lintseq.jsonl` (resumable, parallel); returns the run directory.
-
-    `prior_skips` (say, the rows a loader rejected) are listed in the manifest with this run's own skips."""
-    records = list(records)
-    check_unique_ids([r.get("id") for r in records], "LintSeq seeds each record's paths from its id")
-    get_linter(linter)
-    config = {"stage": "lintseq", "rules": LINTSEQ_RULES, "s": s, "seed": seed, "linter": linter, "max_lines": max_lines, "chunk_size": chunk_size,
-              "records": len(records), "input": _records_hash(records)}
-    run = run_dir("lintseq", config, root)
-    (run/"parts").mkdir(exist_ok=True)
-    chunks = [records[i:i + chunk_size] for i in range(0, len(records), chunk_size)]
-    todo = [i for i in range(len(chunks)) if not _part_paths(run, i)[1].exists()]
-    jobs = [(i, chunks[i], s, seed, linter, max_lines) for i in todo]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-    def save(index: int, out: list[dict], skips: list[dict]):
-        data, skipped = _part_paths(run, index)
-        write_jsonl(out, data)
-        write_json(skips, skipped)     # written last: its presence marks the chunk done
-    with progress(total=len(records), desc=f"lintseq ({linter}, s={s})", initial=len(records) - sum(len(c) for c in (chunks[i] for i in todo))) as bar:
-        if workers == 1:
-            for job in jobs:
-                save(*_lintseq_chunk(job)); bar.update(len(job[1]))
-        else:
-            # Workers get the chunk function by its module path: when this runs in a notebook, the
-            # notebook's own copy lives in a namespace a worker process cannot import.
-            import importlib
-            chunk_fn = importlib.import_module("datascope_nb.lintseq")._lintseq_chunk
-            with ProcessPoolExecutor(workers) as pool:
-                pending = {pool.submit(chunk_fn, job): len(job[1]) for job in jobs}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done: save(*f.result()); bar.update(pending.pop(f))
-    out_path, skips, kept = run/"lintseq.jsonl", list(prior_skips), 0
-    def joined():
-        nonlocal kept
-        for i in range(len(chunks)):
-            data, skipped = _part_paths(run, i)
-            skips.extend(Skip(**k) for k in json.loads(skipped.read_text(encoding="utf-8")))
-            for line in data.read_text(encoding="utf-8").splitlines():
-                kept += 1; yield json.loads(line)
-    write_jsonl(joined(), out_path)
-    write_manifest(run, config=config, seed=seed, artefacts=[out_path], kept=kept, skips=skips)
-    return run
-
-def load_lintseq(run: str | Path) -> list[dict]:
-    "The edit-sequence examples of a `lintseq_dataset` run (none when every record was skipped)."
-    path = Path(run)/"lintseq.jsonl"
-    return list(load_records(path)) if path.stat().st_size else []
+    return out
 
 # %% ../nbs/06_lintseq.ipynb #f9e1da5f
 def lintseq_stats(records: Iterable[dict]) -> dict:
@@ -521,6 +448,28 @@ def lintseq_stats(records: Iterable[dict]) -> dict:
     def summary(xs): return {"mean": mean(xs), "median": median(xs), "max": max(xs)} if xs else {}
     return {"paths": len(edits), "edits_per_path": summary(edits), "lines_per_edit": summary(lines_per_edit),
             "linter_calls_per_path": summary(calls), "strictly_clean": mean(strict) if strict else float("nan")}
+
+# %% ../nbs/06_lintseq.ipynb #fb4a6bd8
+LINTSEQ_SHARD = 32      # records per shard: about a second of work, so a resume loses little
+
+def lintseq_stage(s: int = 5, seed: int = 0, linter: str | Linter = "fast", max_lines: int = MAX_LINES) -> Stage:
+    "LintSeq as a pipeline map stage: one SFT record in, its `s` verified edit sequences (or `Rejection`s) out."
+    get_linter(linter)        # an unknown linter fails here, not in every worker
+    return map_stage(partial(lintseq_record, s=s, seed=seed, linter=linter, max_lines=max_lines), "lintseq",
+                     version=LINTSEQ_RULES)
+
+def _lintseq_summary(kept: list[dict], rejected: list[Rejection]) -> dict: return {"stats": lintseq_stats(kept) if kept else {}}
+
+def lintseq_run(records: Iterable[dict], s: int = 5, seed: int = 0, linter: str | Linter = "fast", max_lines: int = MAX_LINES,
+                out: str | Path | None = None, workers: int | None = None, root: str | Path | None = None) -> Run:
+    "Write `s` verified edit sequences per record to `lintseq.jsonl` of a pipeline run (`out`, else under `root`); returns the `Run`."
+    records = records if isinstance(records, list) else list(records)     # a `core.Records` keeps its loader skips
+    check_unique_ids([r.get("id") for r in records], "LintSeq seeds each record's paths from its id")
+    name = linter_name(linter)
+    return run_pipeline(records, [lintseq_stage(s, seed, linter, max_lines)], out, name="lintseq",
+                        config={"s": s, "linter": name, "max_lines": max_lines}, seed=seed, workers=workers,
+                        shard_size=LINTSEQ_SHARD, output="lintseq.jsonl", summary=_lintseq_summary, desc=f"lintseq ({name}, s={s})",
+                        root=root)
 
 # %% ../nbs/06_lintseq.ipynb #63768c5b
 REFERENCE = ("pylintseq==0.0.1.post4", "pylint==3.2.6")
@@ -605,9 +554,9 @@ def bench_ours(programs: Sequence[dict], linter: str, s: int = 5, workers: int =
     recs = [{"id": p["id"], "instruction": p["instruction"], "output": p["program"], "language": "python"} for p in programs]
     with tempfile.TemporaryDirectory(prefix="lintseq-ours-") as d:
         t = time.perf_counter()
-        run = lintseq_dataset(recs, s=s, seed=seed, linter=linter, workers=workers, root=d)
+        run = lintseq_run(recs, s=s, seed=seed, linter=linter, workers=workers, out=Path(d)/"run")
         seconds = time.perf_counter() - t
-        outs = load_lintseq(run)
+        outs = run.records()
     trips = [_roundtrip(o["output"].split(DIFF_TOKEN), o["meta"]["program"]) for o in outs]
     return {"method": f"ours, {linter}", "seconds": seconds, "programs": len(programs), "paths": len(outs),
             "requested": s * len(programs), "linter_calls_per_path": mean(o["meta"]["linter_calls"] for o in outs),
@@ -622,3 +571,45 @@ def bench_lintseq(programs: Sequence[dict], s: int = 5, workers: int = 2, seed: 
     base = rows[-1]["programs_per_s"] if reference else None
     for r in rows: r["speedup_vs_reference"] = r["programs_per_s"] / base if base else float("nan")
     return rows
+
+# %% ../nbs/06_lintseq.ipynb #ff75955f
+def _seconds(fn: Callable[[], object]) -> float:
+    gc.collect()        # start each timing with the same heap, so one side does not pay for the other's garbage
+    t = time.perf_counter(); fn()
+    return time.perf_counter() - t
+
+def _direct_loop(stage: Stage, records: Sequence[dict]) -> list:
+    "The stage's function over `records` in a plain loop, fan-out flattened: the baseline the runner is measured against."
+    out = []
+    for rec in records:
+        got = stage.fn(rec)
+        if isinstance(got, list): out += got
+        else: out.append(got)
+    return out
+
+def bench_pipeline(n: int = 5000, repeats: int = 5, records: Sequence[dict] | None = None, s: int = 5,
+                   stages: Sequence[str] = ("lintseq", "apis")) -> list[dict]:
+    "Median seconds of `run_pipeline` (1 worker) and of a direct loop over the same stage, for LintSeq and/or API extraction, and their ratio."
+    if records is None:
+        from datascope_nb.corpus import load_corpus
+        records = [r for r in load_corpus(kind="sft") if r["language"] == "python"][:n]
+    records = list(records)[:n]
+    known = {"lintseq": (lintseq_stage(s), LINTSEQ_SHARD), "apis": (map_stage(annotate_record, "apis"), 256)}  # as the runs shard them
+    rows = []
+    for stage, shard in (known[k] for k in stages):
+        direct, piped = [], []
+        for _ in range(repeats):
+            direct.append(_seconds(lambda: _direct_loop(stage, records)))
+            with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as d:
+                piped.append(_seconds(lambda: run_pipeline(records, [stage], Path(d)/"run", name=f"bench-{stage.name}",
+                                                           workers=1, shard_size=shard)))
+        rows.append({"stage": stage.name, "records": len(records), "repeats": repeats, "direct_s": median(direct),
+                     "pipeline_s": median(piped), "ratio": median(piped) / median(direct)})
+    return rows
+
+# %% ../nbs/06_lintseq.ipynb #f68c48f1
+def pipeline_table(rows: Sequence[dict]) -> str:
+    "`bench_pipeline`'s rows as a plain-text table."
+    lines = [f"{'stage':<10} {'records':>8} {'direct s':>9} {'pipeline s':>10} {'ratio':>7}"]
+    lines += [f"{r['stage']:<10} {r['records']:>8} {r['direct_s']:>9.3f} {r['pipeline_s']:>10.3f} {r['ratio']:>6.2f}x" for r in rows]
+    return "\n".join(lines)

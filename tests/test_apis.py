@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datascope_nb.apis import LANGUAGES, extract_apis, extract_apis_ast, extraction_scores, load_gold
+from datascope_nb.apis import LANGUAGES, annotate_apis, api_stats, apis_run, extract_apis, extract_apis_ast, extraction_scores, load_gold
 from datascope_nb.catalogue import load_catalogue
 from datascope_nb.core import read_manifest
 from datascope_nb.corpus import build_corpus, load_corpus, other_sources
@@ -38,11 +38,24 @@ def test_tree_sitter_and_ast_agree_on_real_functions(small_corpus):
     assert disagree == []
 
 
+def test_apis_run_is_annotate_apis_on_the_pipeline(small_corpus, tmp_path):
+    "`apis_run` with two workers writes exactly what `annotate_apis` yields, in order, and `api_stats` of it in the report."
+    recs = load_corpus(small_corpus)
+    run = apis_run(recs, tmp_path / "run", workers=2)
+    assert run.records_path.name == "apis.jsonl"
+    assert run.records() == list(annotate_apis(recs))
+    stats = json.loads(json.dumps(api_stats(run.records())))
+    assert {k: run.report[k] for k in stats} == stats
+    assert (run.report["input"], run.report["accepted"], run.report["rejected"]) == (len(recs), len(recs), 0)
+    assert (run.report["records"], run.report["errors"], run.report["distinct_apis"], run.report["top_apis"][0]) == \
+        (317, {}, 62, ["builtins.len", 50])
+
+
 def test_corpus_is_deterministic_and_accounts_for_every_skip(small_corpus, tmp_path):
     again = build_corpus(packages=SMALL, root=tmp_path)
     assert (again/"raw.jsonl").read_bytes() == (small_corpus/"raw.jsonl").read_bytes()
     m = read_manifest(small_corpus)
-    assert {"private", "no_docstring", "trivial"} <= set(m["skip_reasons"])
+    assert {"functions: private", "functions: no_docstring", "functions: trivial"} <= set(m["rejected"])
     assert m["counts"]["skipped"] == sum(m["skip_reasons"].values())
     recs = load_corpus(small_corpus)
     assert len({r["id"] for r in recs}) == len(recs)
@@ -63,7 +76,7 @@ def test_cli_apis_keeps_bad_rows_visible(tmp_path):
     assert ann[1]["error"].startswith("syntax error at line 1")
     m = read_manifest(tmp_path / "out")
     assert m["counts"] == {"kept": 2, "skipped": 1} and m["skip_reasons"] == {"bad_json": 1}
-    stats = json.loads((tmp_path / "out" / "api_stats.json").read_text())
+    stats = json.loads((tmp_path / "out" / "report.json").read_text())        # api_stats is the run's summary
     assert stats["errors"] == {"syntax_error": 1} and stats["top_apis"] == [["numpy.zeros", 1]]
 
 
