@@ -326,8 +326,8 @@ def load_rows(source: str | Path, fields: Mapping[str, type] | None = None, stri
 
 # %% ../nbs/00_core.ipynb #432995e3
 @contextmanager
-def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8"):
-    "Open a temp file beside `path` for writing; on success fsync and rename it over `path`, on error remove it."
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8", sync: bool = True):
+    "Open a temp file beside `path` for writing; on success fsync (unless not `sync`) and rename it over `path`, on error remove it."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -336,7 +336,8 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     try:
         with open(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
-            f.flush(); os.fsync(f.fileno())
+            f.flush()
+            if sync: os.fsync(f.fileno())   # durable across a power cut; the rename alone survives a killed process
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -345,18 +346,18 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 # %% ../nbs/00_core.ipynb #b99d481e
 def _json_line(rec: Any) -> str: return json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n"
 
-def write_jsonl(records: Iterable[dict], path: str | Path) -> Path:
+def write_jsonl(records: Iterable[dict], path: str | Path, sync: bool = True) -> Path:
     "Atomically write records as JSON Lines (gzip-compressed if `path` ends in `.gz`)."
     path = Path(path)
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", sync=sync) as f:
         stream = gzip.GzipFile(fileobj=f, mode="wb", mtime=0) if path.suffix == ".gz" else f
         for r in records: stream.write(_json_line(r).encode("utf-8"))
         if stream is not f: stream.close()
     return path
 
-def write_json(obj: Any, path: str | Path) -> Path:
+def write_json(obj: Any, path: str | Path, sync: bool = True) -> Path:
     "Atomically write `obj` as indented, key-sorted JSON (stable bytes for stable inputs)."
-    with atomic_write(path) as f: f.write(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    with atomic_write(path, sync=sync) as f: f.write(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return Path(path)
 
 def write_parquet(records: Iterable[dict], path: str | Path) -> Path:

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .core import (MANIFEST, progress, read_manifest, read_rows, run_dir, write_json,
+from .core import (MANIFEST, atomic_write, progress, read_manifest, read_rows, run_dir, write_json,
                                write_jsonl, write_manifest)
 
 # %% auto #0
 __all__ = ['STAGE_KINDS', 'ENGINES', 'Rejection', 'reject', 'Stage', 'map_stage', 'filter_stage', 'batch_stage', 'StageError',
            'stage_resource', 'run_stage', 'run_stages', 'default_workers', 'local_engine', 'segments', 'shard_paths',
-           'stage_report', 'funnel_counts', 'plot_funnel', 'records_hash', 'Run', 'load_run', 'run_pipeline']
+           'concat_files', 'stage_report', 'funnel_counts', 'plot_funnel', 'records_hash', 'Run', 'load_run',
+           'run_pipeline']
 
 # %% ../nbs/00a_pipeline.ipynb #2776ffcd
 @dataclass(frozen=True)
@@ -79,12 +80,12 @@ def batch_stage(fn: Callable, name: str | None = None, version: int = 1, setup: 
 class StageError(RuntimeError):
     "A stage failed on a record, or returned something that is neither a record nor a Rejection."
 
-_RESOURCES: dict[tuple[str, int], Any] = {}
+_RESOURCES: dict[tuple, Any] = {}
 
 def stage_resource(stage: Stage) -> Any:
     "The resource of `stage` in this process (built by its `setup` on first use), or None."
     if stage.setup is None: return None
-    key = (stage.name, stage.version)
+    key = (stage.name, stage.version, stage.setup)    # two stages of one name may set up different resources
     if key not in _RESOURCES: _RESOURCES[key] = stage.setup()
     return _RESOURCES[key]
 
@@ -175,6 +176,13 @@ def shard_paths(run: Path, segment: int, index: int) -> tuple[Path, Path, Path]:
     stem = run/"shards"/f"{segment:02d}-{index:06d}"
     return stem.with_suffix(".jsonl"), Path(f"{stem}.rejected.jsonl"), Path(f"{stem}.done.json")
 
+def concat_files(paths: Sequence[Path], dest: Path) -> Path:
+    "Atomically write the bytes of `paths`, in order, to `dest`: joining shards without decoding and encoding them again."
+    with atomic_write(dest, "wb") as f:
+        for p in paths:
+            with open(p, "rb") as src: shutil.copyfileobj(src, f)
+    return dest
+
 def _read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as f: return [json.loads(line) for line in f if line.strip()]
 
@@ -239,10 +247,13 @@ def _run_segment(run: Path, seg: int, stages: Sequence[Stage], records: list[dic
     with progress(total=len(records), initial=len(records) - sum(len(s) for _, s in todo), desc=desc) as bar:
         for index, kept, rejected, counts in ENGINES[engine](todo, stages, workers):
             data, rej, done = shard_paths(run, seg, index)
-            write_jsonl(kept, data); write_jsonl((r.to_json() for r in rejected), rej)
-            write_json(counts, done)          # last: its presence marks the shard finished
+            # Atomic but not fsynced: a resume guards against a killed process, which the rename alone survives.
+            write_jsonl(kept, data, sync=False); write_jsonl((r.to_json() for r in rejected), rej, sync=False)
+            write_json(counts, done, sync=False)          # last: its presence marks the shard finished
             bar.update(len(shards[index]))
     kept, rejected, counts = [], [], []
+    # Every shard is read back, the ones computed now too: the next stage and the report then see exactly what a
+    # resumed run would (JSON's lists and string keys, not whatever Python objects a stage returned).
     for i in range(len(shards)):
         data, rej, done = shard_paths(run, seg, i)
         kept += _read_jsonl(data); rejected += [Rejection(**r) for r in _read_jsonl(rej)]
@@ -303,8 +314,11 @@ def run_pipeline(source: Iterable[dict], stages: Sequence[Stage], out: str | Pat
         kept, rej, cnt = _run_segment(run, i, seg, kept, shard_size, workers or default_workers(), engine,
                                       f"{label} ({', '.join(s.name for s in seg)})")
         rejected += rej; counts += cnt
-    data = write_jsonl(kept, run/output)
-    rej_path = write_jsonl((r.to_json() for r in rejected), run/"rejected.jsonl")
+    # The joined files are the shards' bytes in order (what write_jsonl would write again, without the cost).
+    last = len(segments(stages)) - 1
+    data = (write_jsonl(kept, run/output) if output.endswith(".gz") else
+            concat_files(sorted((run/"shards").glob(f"{last:02d}-??????.jsonl")), run/output))
+    rej_path = concat_files(sorted((run/"shards").glob("??-??????.rejected.jsonl")), run/"rejected.jsonl")
     report = {"name": name, "output": output, "input": len(records), "accepted": len(kept), "rejected": len(rejected),
               "stages": stage_report(stages, counts, rejected), **(summary(kept, rejected) if summary else {})}
     rep_path = write_json(report, run/"report.json")
