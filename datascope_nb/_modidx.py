@@ -783,5 +783,4 @@ d = { 'settings': { 'branch': 'main',
                                     'datascope_nb.train.tokenize_records': ('train.html#tokenize_records', 'datascope_nb/train.py'),
                                     'datascope_nb.train.train_config': ('train.html#train_config', 'datascope_nb/train.py'),
                                     'datascope_nb.train.training_arguments': ('train.html#training_arguments', 'datascope_nb/train.py'),
-                                    'datascope_nb.train.training_file': ('train.html#training_file', 'datascope_nb/train.py'),
                                     'datascope_nb.train.world_size': ('train.html#world_size', 'datascope_nb/train.py')}}}

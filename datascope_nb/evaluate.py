@@ -84,7 +84,7 @@ def score_pipeline(samples: Sequence[dict], problems: Sequence[dict], out: str |
                    program: Callable[[dict, str], str] = humaneval_program, workers: int = 2, timeout: float = 3.0,
                    memory_mb: int = 1024, site_packages: bool = False, config: dict | None = None,
                    summary: Callable[[list[dict], list], dict] | None = None, inputs: Sequence[str | Path] = (),
-                   skips: Sequence = (), desc: str | None = "scoring", shard_size: int = 64) -> Run:
+                   skips: Sequence = (), desc: str | None = "scoring", shard_size: int = 64, keep_shards: bool = False) -> Run:
     "Score `samples` in the sandbox as a pipeline run into `out`: `results.jsonl` (one verdict per sample, in order), `report.json`, manifest."
     ids = {p["task_id"] for p in problems}
     for i, s in enumerate(samples):
@@ -94,7 +94,7 @@ def score_pipeline(samples: Sequence[dict], problems: Sequence[dict], out: str |
     # The sandbox runs `workers` programs at once inside a shard and the shards go one after another: `workers` in all.
     return run_pipeline(_numbered(samples, skips), [sandbox_stage(problems, program, workers, timeout, memory_mb, site_packages)],
                         out, name="score", config=cfg, workers=1, shard_size=shard_size, output="results.jsonl", summary=summary,
-                        inputs=inputs, desc=desc)
+                        inputs=inputs, desc=desc, keep_shards=keep_shards)
 
 
 # %% ../nbs/09_evaluate.ipynb #f5cc4b7a

@@ -21,11 +21,11 @@ from .lintseq import DIFF_TOKEN, lintseq_instruction, lintseq_prompt
 from .llm import EMBEDDED_MODEL, load_local_model, smollm2_path
 
 # %% auto #0
-__all__ = ['ALPACA_PROMPT', 'IGNORE', 'TRAIN_PRESETS', 'TRAINING_ARTEFACTS', 'PEAK_BF16_TFLOPS', 'gguf_to_hf', 'models_dir',
-           'base_model_dir', 'resolve_model', 'is_lintseq', 'prompt_text', 'add_diff_token', 'tokenize_example',
-           'tokenize_records', 'pack_examples', 'collate_packed', 'collate_padded', 'example_losses', 'packed_loss',
-           'train_config', 'device_name', 'world_size', 'training_arguments', 'last_checkpoint', 'source_of',
-           'split_eval', 'finished_report', 'training_file', 'sft_train', 'plot_training', 'peak_flops', 'bench_train']
+__all__ = ['ALPACA_PROMPT', 'IGNORE', 'TRAIN_PRESETS', 'PEAK_BF16_TFLOPS', 'gguf_to_hf', 'models_dir', 'base_model_dir',
+           'resolve_model', 'is_lintseq', 'prompt_text', 'add_diff_token', 'tokenize_example', 'tokenize_records',
+           'pack_examples', 'collate_packed', 'collate_padded', 'example_losses', 'packed_loss', 'train_config',
+           'device_name', 'world_size', 'training_arguments', 'last_checkpoint', 'source_of', 'split_eval',
+           'finished_report', 'sft_train', 'plot_training', 'peak_flops', 'bench_train']
 
 # %% ../nbs/08_train.ipynb #ffe90241
 def gguf_to_hf(gguf: str | Path, out: str | Path) -> Path:
@@ -264,16 +264,6 @@ def _save_final(trainer, out: Path) -> Path:
     if trainer.is_world_process_zero():
         shutil.rmtree(final, ignore_errors=True); tmp.rename(final)
     return final
-
-TRAINING_ARTEFACTS = ("lintseq.jsonl", "dgen.jsonl", "codeocean.jsonl", "subset.jsonl")
-
-def training_file(data: str | Path) -> Path:
-    "The SFT file to train on: `data` itself, or the dataset a stage wrote into run directory `data`."
-    path = Path(data)
-    if not path.is_dir(): return path
-    found = [path/name for name in TRAINING_ARTEFACTS if (path/name).exists()]
-    if not found: raise FileNotFoundError(f"{path} is a directory with none of {TRAINING_ARTEFACTS}; pass the dataset file itself")
-    return found[0]
 
 def sft_train(records: Sequence[dict], out: str | Path, model: str | Path | None = None, preset: str = "cpu-smoke",
               seed: int = 0, prior_skips: Sequence[Skip] = (), **overrides) -> dict:

@@ -42,7 +42,7 @@ def test_scoring_is_a_resumable_pipeline_run(tmp_path):
     samples = [{"task_id": p["task_id"], "completion": p["canonical_solution"]} for p in problems]
     samples += [{"task_id": p["task_id"], "completion": "    return None\n"} for p in problems]
     run = score_pipeline(samples, problems, tmp_path / "run", summary=lambda kept, _: pass_at_k_report(kept, (1, 2)), shard_size=3,
-                         desc=None)
+                         desc=None, keep_shards=True)
     results = run.records()
     assert [r["passed"] for r in results] == [True] * 4 + [False] * 4
     assert [r["completion_id"] for r in results] == [0, 0, 0, 0, 1, 1, 1, 1]
@@ -74,8 +74,8 @@ def test_cli_eval_humaneval_with_the_embedded_model(tmp_path):
     assert report["problems"] == 2 and report["generation_errors"] == 0 and len(results) == 2
     assert report["pass@1"] == sum(r["passed"] for r in results) / 2          # one sample per problem
     assert [r["task_id"] for r in results] == ["HumanEval/0", "HumanEval/1"]
-    bad = subprocess.run([BIN / "datascope", "eval", "humaneval", "--n", "1", "--k", "5"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "must lie in [1, --n 1]" in bad.stderr
+    bad = subprocess.run([BIN / "datascope", "eval", "humaneval", "--samples", "1", "-k", "5"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "must lie in [1, --samples 1]" in bad.stderr, bad.stderr
 
 
 @pytest.mark.slow

@@ -73,7 +73,7 @@ def test_packed_loss_equals_the_examples_separate_losses(corpus, base):
 
 
 def _train_cmd(data: Path, model: Path, out: Path, *extra: str) -> list[str]:
-    return [str(BIN/"datascope"), "train", "--data", str(data), "--model", str(model), "--out", str(out), "--limit", "64",
+    return [str(BIN/"datascope"), "train", str(data), "--model", str(model), "--out", str(out), "--limit", "64",
             "--max-steps", "30", "--save-steps", "5", "--eval-steps", "15", "--lr", "1e-3", "--eval", "none", *extra]
 
 
@@ -104,7 +104,7 @@ def test_killed_train_resumes_to_the_uninterrupted_run(corpus_file, small_model,
     wa, wb = (AutoModelForCausalLM.from_pretrained(d/"final").state_dict() for d in (whole, killed))
     assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
     assert read_manifest(killed)["counts"]["kept"] == a["train_examples"] + a["eval_examples"]
-    summary = json.loads(done.stdout[done.stdout.rindex('{\n  "out"'):])        # the Trainer's own log lines come first
+    summary = json.loads(done.stdout[done.stdout.rindex('{\n  "run"'):])        # the Trainer's own log lines come first
     assert summary["final"] == str(killed/"final") and summary["resumed_from"] == b["resumed_from"]
     assert not list(killed.glob("checkpoint-*"))                 # a finished run keeps final/ and drops its checkpoints
     again = subprocess.run(_train_cmd(corpus_file, small_model, whole), check=True, env=_quiet_env(), capture_output=True, text=True)
@@ -128,13 +128,13 @@ def test_bad_training_rows_are_recorded_skips_and_a_bad_directory_an_error(tmp_p
     good = [{"id": f"g{i}", "instruction": f"Return {i}.", "output": f"def f():\n    return {i}", "language": "python", "source": "t"}
             for i in range(3)]
     data.write_text("".join(json.dumps(g) + "\n" for g in good) + '{"id": "broken"\n' + json.dumps({**good[0], "id": "e", "output": ""}) + "\n")
-    subprocess.run([str(BIN/"datascope"), "train", "--data", str(data), "--model", str(small_model), "--out", str(tmp_path/"o"),
+    subprocess.run([str(BIN/"datascope"), "train", str(data), "--model", str(small_model), "--out", str(tmp_path/"o"),
                     "--eval", "none", "--max-steps", "1"], check=True, capture_output=True, env=_quiet_env())
     skips = {(s["line"], s["kind"]) for s in read_manifest(tmp_path/"o")["skips"]}
     assert skips == {(4, "bad_json"), (5, "empty_field")}, skips
-    r = subprocess.run([str(BIN/"datascope"), "train", "--data", str(tmp_path/"o"), "--out", str(tmp_path/"p")],
+    r = subprocess.run([str(BIN/"datascope"), "train", str(tmp_path/"o"), "--out", str(tmp_path/"p")],
                        capture_output=True, text=True, env=_quiet_env())
-    assert r.returncode == 2 and "none of" in r.stderr, r.stderr
+    assert r.returncode == 2 and "has no JSONL records file; it holds: eval_before.json, final/" in r.stderr, r.stderr
 
 
 @pytest.mark.slow
