@@ -495,10 +495,14 @@ def language_tag(tag: str) -> str:
     tag = tag.strip().lower()
     return LANGUAGE_ALIASES.get(tag, tag)
 
+
+# %% ../nbs/00_core.ipynb #a5ccd5fa
 def fence(code: str, language: str) -> str:
     "`code` as a markdown block fenced with `language`'s tag."
     return f"```{language}\n{code}\n```"
 
+
+# %% ../nbs/00_core.ipynb #cbf76d4d
 def fenced_blocks(text: str) -> list[tuple[str, str]]:
     "Every fenced block of `text` as `(tag, code)`, tags in `language_tag` spelling ('' when untagged)."
     return [(language_tag(m.group(1)), m.group(2)) for m in FENCE_RE.finditer(text or "")]

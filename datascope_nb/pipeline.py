@@ -67,10 +67,12 @@ def map_stage(fn: Callable, name: str | None = None, version: int = 1, setup: Ca
     "A stage that turns each record into a record (or several)."
     return Stage(name or fn.__name__, fn, "map", version, setup)
 
+# %% ../nbs/00a_pipeline.ipynb #d8395874
 def filter_stage(fn: Callable, name: str | None = None, version: int = 1, setup: Callable[[], Any] | None = None) -> Stage:
     "A stage that keeps each record (possibly changed) or rejects it."
     return Stage(name or fn.__name__, fn, "filter", version, setup)
 
+# %% ../nbs/00a_pipeline.ipynb #caeffb3a
 def batch_stage(fn: Callable, name: str | None = None, version: int = 1, setup: Callable[[], Any] | None = None,
                 whole: bool = False) -> Stage:
     "A stage over a list of records (one shard, or with `whole` every record that reached it)."
@@ -171,11 +173,13 @@ def segments(stages: Sequence[Stage]) -> list[list[Stage]]:
         else: out[-1].append(s)
     return out
 
+# %% ../nbs/00a_pipeline.ipynb #d09973f2
 def shard_paths(run: Path, segment: int, index: int) -> tuple[Path, Path, Path]:
     "The kept records, rejections and completion marker of one shard."
     stem = run/"shards"/f"{segment:02d}-{index:06d}"
     return stem.with_suffix(".jsonl"), Path(f"{stem}.rejected.jsonl"), Path(f"{stem}.done.json")
 
+# %% ../nbs/00a_pipeline.ipynb #adbe5689
 def concat_files(paths: Sequence[Path], dest: Path) -> Path:
     "Atomically write the bytes of `paths`, in order, to `dest`: joining shards without decoding and encoding them again."
     with atomic_write(dest, "wb") as f:
