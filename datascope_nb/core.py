@@ -221,16 +221,19 @@ def package_file(package: str, relpath: str) -> Path:
     if not p.exists(): raise FileNotFoundError(f"{relpath!r} not found in package {package!r} at {p.parent}")
     return p
 
+# %% ../nbs/00_core.ipynb #e26cde08
 def package_dir() -> Path:
     "The directory of this package, `datascope_nb/`: inside the checkout for an editable install, in site-packages for a wheel."
     import importlib.util
     return Path(importlib.util.find_spec("datascope_nb").origin).resolve().parent
 
+# %% ../nbs/00_core.ipynb #916a3717
 def checkout_root() -> Path | None:
     "The source checkout this package lives in (the directory above it, holding `settings.ini` and `nbs/`), or None when installed from a wheel."
     d = package_dir().parent
     return d if (d/"settings.ini").is_file() and (d/"nbs").is_dir() else None
 
+# %% ../nbs/00_core.ipynb #1b27786c
 def project_root(start: str | Path | None = None) -> Path:
     "The nearest directory at or above `start` holding `settings.ini` (else `start`); without `start`, the package's own checkout, else that search from the cwd."
     if start is None and (root := checkout_root()) is not None: return root
@@ -294,6 +297,7 @@ def skip_summary(source: str | Path, read: int, skips: Sequence[Skip], what: str
         if kind in fixes: out.append(f"    fix: {fixes[kind].format(field=field)}")
     return "\n".join(out)
 
+# %% ../nbs/00_core.ipynb #ddf347b1
 def usable(recs: Records, what: str = "records", warn: Callable[[str], None] | None = None,
            fixes: Mapping[str, str] | None = None) -> Records:
     "`recs`, if any row was usable (a report of the skips goes to `warn`); else raise `NothingUsable` saying why."
@@ -305,6 +309,7 @@ def usable(recs: Records, what: str = "records", warn: Callable[[str], None] | N
     if recs.skips and warn is not None: warn(report)
     return recs
 
+# %% ../nbs/00_core.ipynb #32efb4c3
 def load_rows(source: str | Path, fields: Mapping[str, type] | None = None, strict: bool = False,
               check: Callable[[dict], tuple[str, str, str] | None] | None = None, split: str | None = None) -> Records:
     "JSON-object rows of `source` with `fields` of the given types; `check(row)` may name a `(field, kind, reason)` wrong with it. Bad rows become skips."
@@ -355,11 +360,13 @@ def write_jsonl(records: Iterable[dict], path: str | Path, sync: bool = True) ->
         if stream is not f: stream.close()
     return path
 
+# %% ../nbs/00_core.ipynb #52ee5aa8
 def write_json(obj: Any, path: str | Path, sync: bool = True) -> Path:
     "Atomically write `obj` as indented, key-sorted JSON (stable bytes for stable inputs)."
     with atomic_write(path, sync=sync) as f: f.write(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #0b379435
 def write_parquet(records: Iterable[dict], path: str | Path) -> Path:
     "Atomically write records as a Parquet table."
     import pyarrow as pa, pyarrow.parquet as pq
@@ -397,6 +404,7 @@ def user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
     return (Path(base).expanduser() if base else Path.home()/".cache")/"datascope-nb"
 
+# %% ../nbs/00_core.ipynb #4daa570d
 def runs_home() -> Path:
     "Where runs, executed papers notebooks and caches live: `$DATASCOPE_HOME`, else the checkout's `runs/`, else `user_cache_dir()`."
     home = os.environ.get("DATASCOPE_HOME", "").strip()
@@ -404,16 +412,19 @@ def runs_home() -> Path:
     root = checkout_root()
     return root/"runs" if root is not None else user_cache_dir()
 
+# %% ../nbs/00_core.ipynb #6701f5b4
 def cache_dir(name: str) -> Path:
     "A tool cache that is slow to rebuild (a reference's virtualenv, converted models): the checkout's `.cache/<name>`, where `make` puts them, else `runs_home()/<name>`."
     root = checkout_root()
     return root/".cache"/name if root is not None else runs_home()/name
 
+# %% ../nbs/00_core.ipynb #145a56cd
 def lock_file() -> Path | None:
     "The `requirements.lock` a checkout installs from (`make install`), or None outside a checkout: manifests record its hash."
     root = checkout_root()
     return root/"requirements.lock" if root is not None and (root/"requirements.lock").exists() else None
 
+# %% ../nbs/00_core.ipynb #d08011b7
 def run_dir(stage: str, config: Mapping[str, Any], root: str | Path | None = None) -> Path:
     "The run directory for `stage` under `config`: `<root>/<stage>-<config hash>` (root: `runs_home()`), created if needed."
     d = Path(root or runs_home())/f"{stage}-{config_hash(config)}"
@@ -462,10 +473,12 @@ def record_seed(seed: int, record_id: str) -> int:
     "A 64-bit seed derived from the run `seed` and a record id (stable across processes and platforms)."
     return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{record_id}".encode(), digest_size=8).digest(), "little")
 
+# %% ../nbs/00_core.ipynb #9aafd008
 def record_rng(seed: int, record_id: str) -> random.Random:
     "A `random.Random` private to one record of one run."
     return random.Random(record_seed(seed, record_id))
 
+# %% ../nbs/00_core.ipynb #7613aaf8
 def seed_everything(seed: int) -> None:
     "Seed `random`, numpy and (if imported) torch, for the parts of a pipeline that need global state."
     random.seed(seed)
