@@ -37,12 +37,14 @@ def ts_language(language: str):
     if language not in LANGUAGES: raise ValueError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
     return ts.Language(importlib.import_module(f"tree_sitter_{language}").language())
 
+# %% ../nbs/01_apis.ipynb #11207a55
 @cache
 def ts_parser(language: str):
     "A tree-sitter parser for `language`, built once per process."
     import tree_sitter as ts
     return ts.Parser(ts_language(language))
 
+# %% ../nbs/01_apis.ipynb #851fe689
 def parse_code(code: str, language: str = "python"):
     "Parse `code` with tree-sitter; the tree may contain error nodes (see `syntax_error`)."
     # A final newline: Go's grammar reports a hidden missing terminator without one.
@@ -103,6 +105,7 @@ def bind(scopes: list[Scope], scope: int, name: str, pos: Any, binding: tuple) -
     old = s.bindings.get(name)
     if old is None or pos >= old[0]: s.bindings[name] = (pos, binding)
 
+# %% ../nbs/01_apis.ipynb #f770017f
 def lookup(scopes: list[Scope], scope: int, name: str) -> tuple | None:
     "The binding of `name` used in `scope`: innermost first, skipping enclosing class bodies."
     first = True
@@ -112,6 +115,7 @@ def lookup(scopes: list[Scope], scope: int, name: str) -> tuple | None:
         first, scope = False, s.parent
     return None
 
+# %% ../nbs/01_apis.ipynb #91368827
 def enclosing_class(scopes: list[Scope], scope: int) -> Scope | None:
     "The innermost class scope around `scope`, if any."
     while scope >= 0 and scopes[scope].kind != "class": scope = scopes[scope].parent

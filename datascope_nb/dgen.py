@@ -42,6 +42,7 @@ def catalogue_pools(catalogue: Sequence[dict], exclude: Iterable[str] = ()) -> d
     ex = set(exclude)
     return {tier: [e["api"] for e in catalogue if e["level"] == tier and e["api"] not in ex] for tier in ("basic", "advanced")}
 
+# %% ../nbs/05_dgen.ipynb #d5fa6c80
 def _check_level(pools: Mapping[str, list[str]], level: int) -> dict[str, int]:
     if level not in LEVELS: raise ValueError(f"unknown level {level}; choose one of {sorted(LEVELS)}")
     for tier, k in LEVELS[level].items():
@@ -52,6 +53,7 @@ def sample_api_set(pools: Mapping[str, list[str]], level: int, rng: random.Rando
     "One API set of `level`, drawn without replacement with `rng`: basic APIs first."
     return [a for tier, k in _check_level(pools, level).items() for a in rng.sample(pools[tier], k)]
 
+# %% ../nbs/05_dgen.ipynb #a219ba8c
 def _coverage_draw(queue: list[str], pool: list[str], k: int, rng: random.Random) -> list[str]:
     "The next `k` distinct APIs of the current shuffled pass; a new pass starts when one runs out."
     out: list[str] = []
@@ -151,6 +153,7 @@ def render_skeleton(skeleton: dict, stand_in: bool = False) -> str:
         for ph, (_, concrete) in PLACEHOLDERS.items(): text = text.replace(ph, concrete)
     return text
 
+# %% ../nbs/05_dgen.ipynb #0bb4a276
 def skeleton_keywords(skeleton: dict) -> Counter:
     "How often each control keyword occurs in `skeleton`."
     c: Counter = Counter()
@@ -158,6 +161,7 @@ def skeleton_keywords(skeleton: dict) -> Counter:
         for node in nodes: c[node["kw"]] += 1; walk(node["body"])
     walk(skeleton["body"]); return c
 
+# %% ../nbs/05_dgen.ipynb #24c9e07b
 def skeleton_depth(nodes: list[dict]) -> int:
     "The deepest nesting of control keywords (0 for none)."
     return max((1 + skeleton_depth(n["body"]) for n in nodes), default=0)
@@ -328,6 +332,7 @@ def check_format(text: str | None) -> tuple[str | None, str | None, str | None]:
     code, why = extract_code(sections["Solution"], "python")
     return (sections["Problem"], code, None) if code is not None else (None, None, why)
 
+# %% ../nbs/05_dgen.ipynb #668c481d
 def api_usage(code: str, apis: Sequence[str], catalogue: Sequence[dict] = ()) -> tuple[float, list[str]]:
     "The fraction of `apis` that `code` calls, and the ones it does not."
     entries = {e["api"]: e for e in catalogue}
@@ -340,6 +345,7 @@ def api_usage(code: str, apis: Sequence[str], catalogue: Sequence[dict] = ()) ->
     missing = [a for a in apis if not used(a)]
     return (1 - len(missing) / len(apis) if apis else 1.0), missing
 
+# %% ../nbs/05_dgen.ipynb #d806b3ee
 def execution_program(code: str, function: str) -> str:
     "The sandboxed check: run the module, then call `function` when it needs no arguments."
     return (f"{code}\n\nimport inspect as _inspect\n_f = {function}\n"

@@ -45,6 +45,7 @@ def record_apis(rec: dict) -> list[str]:
     if isinstance(meta, dict) and "apis" in meta: return list(meta["apis"])
     return next(iter(annotate_apis([rec])))["apis"]
 
+# %% ../nbs/02_dsel.ipynb #dfad0b69
 def record_length(rec: dict | numbers.Real) -> float:
     "Code length in tokens: a number as is, a record's `length` or `meta.length` field, else `code_length` of its code."
     if isinstance(rec, numbers.Real): return rec
@@ -53,6 +54,7 @@ def record_length(rec: dict | numbers.Real) -> float:
     if isinstance(meta, dict) and "length" in meta: return meta["length"]
     return code_length(record_code(rec)[0])["tokens"]
 
+# %% ../nbs/02_dsel.ipynb #4199a829
 def with_selection_fields(records: Iterable[dict], desc: str | None = "reading APIs and lengths") -> list[dict]:
     "Shallow copies of `records` with top-level `apis` and `length`, so selection and metrics read them once."
     return [{**r, "apis": record_apis(r), "length": record_length(r)} for r in progress(records, desc=desc)]
@@ -65,6 +67,7 @@ def api_coverage(subset: Iterable[dict], full: Iterable[dict], weighted: bool = 
     covered = {a for r in subset for a in record_apis(r)} & freq.keys()
     return sum(freq[a] for a in covered) / sum(freq.values()) if weighted else len(covered) / len(freq)
 
+# %% ../nbs/02_dsel.ipynb #3bb90325
 def length_edges(full_lengths: Sequence[float], bins: int | Sequence[float] = 10) -> np.ndarray:
     "Inner bin edges: the `bins`-quantiles of the full set's lengths (ties merged), or `bins` itself if it is a sequence."
     if isinstance(bins, numbers.Integral):
@@ -73,10 +76,12 @@ def length_edges(full_lengths: Sequence[float], bins: int | Sequence[float] = 10
         return np.unique(np.quantile(np.asarray(full_lengths, float), np.arange(1, bins) / bins))
     return np.unique(np.asarray(bins, float))
 
+# %% ../nbs/02_dsel.ipynb #86c956c6
 def length_bin(lengths: Sequence[float], edges: np.ndarray) -> np.ndarray:
     "The bin index of each length: bin b holds `[edges[b-1], edges[b])`."
     return np.searchsorted(edges, np.asarray(lengths, float), side="right")
 
+# %% ../nbs/02_dsel.ipynb #a63769ee
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
     "Jensen–Shannon divergence of two histograms (counts or probabilities), in bits."
     p, q = np.asarray(p, float), np.asarray(q, float)
@@ -86,6 +91,7 @@ def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
     kl = lambda a: float(np.sum(a[a > 0] * np.log2(a[a > 0] / m[a > 0])))
     return max(0.0, (kl(p) + kl(q)) / 2)
 
+# %% ../nbs/02_dsel.ipynb #9dee604f
 def length_js_divergence(subset: Iterable[dict | float], full: Iterable[dict | float],
                          bins: int | Sequence[float] = 10) -> float:
     "JS divergence (bits) between the length histograms of `subset` and `full`, binned by `length_edges(full, bins)`."
@@ -161,6 +167,7 @@ def round_to_sum(x: Sequence[float], total: int) -> np.ndarray:
     out[order[:total - int(out.sum())]] += 1
     return out
 
+# %% ../nbs/02_dsel.ipynb #5ed1103a
 def proportional_quotas(bin_counts: Sequence[int], k: int) -> np.ndarray:
     "Each bin's largest-remainder share of `k`, proportional to its size (exact integer arithmetic)."
     counts = np.asarray(bin_counts, np.int64)
@@ -169,6 +176,7 @@ def proportional_quotas(bin_counts: Sequence[int], k: int) -> np.ndarray:
     share[order[:k - int(share.sum())]] += 1
     return share
 
+# %% ../nbs/02_dsel.ipynb #3efcf6f8
 def bin_targets(bin_counts: Sequence[int], k: int, free: Sequence[int], max_js: float = DEFAULT_MAX_JS) -> np.ndarray:
     "Per-bin targets summing to `k`: the furthest point from the proportional quotas towards `free` with JS <= `max_js`."
     if max_js < 0: raise ValueError(f"max_js must be >= 0 bits, got {max_js}")
@@ -301,6 +309,7 @@ def random_baseline(data: SelectionData, k: int, *, seed: int = 0) -> list[int]:
     "The `k` records of lowest seeded priority."
     return np.argsort(data.priority(seed))[:k].tolist()
 
+# %% ../nbs/02_dsel.ipynb #045aa335
 def stratified_baseline(data: SelectionData, k: int, *, seed: int = 0, bins: int | Sequence[float] = 10) -> list[int]:
     "Proportional per-bin quotas filled in seeded priority order: a length-stratified random sample."
     if k == 0: return []
@@ -313,10 +322,12 @@ def stratified_baseline(data: SelectionData, k: int, *, seed: int = 0, bins: int
             if len(chosen) == k: break
     return chosen
 
+# %% ../nbs/02_dsel.ipynb #74ec773c
 def top_apis_baseline(data: SelectionData, k: int, *, seed: int = 0) -> list[int]:
     "The `k` records calling the most distinct APIs, ties by seeded priority."
     return np.lexsort((data.priority(seed), -np.diff(data.indptr)))[:k].tolist()
 
+# %% ../nbs/02_dsel.ipynb #7b3bd58c
 def kcenter_baseline(data: SelectionData, k: int, *, seed: int = 0, embedding: str = "tfidf",
                      vectors: np.ndarray | None = None) -> list[int]:
     "KCenterGreedy over the records' code embedded with `embedding` (or the given `vectors`), from the lowest-priority record."
@@ -324,6 +335,7 @@ def kcenter_baseline(data: SelectionData, k: int, *, seed: int = 0, embedding: s
     if len(x) != data.n: raise ValueError(f"{len(x)} vectors for {data.n} records")
     return kcenter_greedy(x, k, first=int(np.argmin(data.priority(seed))))[0]
 
+# %% ../nbs/02_dsel.ipynb #785a1550
 def full_baseline(data: SelectionData, k: int, *, seed: int = 0) -> list[int]:
     "Every record: the reference point, whatever the budget."
     return list(range(data.n))
@@ -339,10 +351,12 @@ def select_indices(data: SelectionData, budget: int | float, method: str = "dsel
     if method not in SELECTORS: raise ValueError(f"unknown selection method {method!r}; choose from {sorted(SELECTORS)}")
     return SELECTORS[method](data, budget_size(budget, data.n), seed=seed, **knobs)
 
+# %% ../nbs/02_dsel.ipynb #12c6ae8c
 def select(records: Sequence[dict], budget: int | float, method: str = "dsel", seed: int = 0, **knobs) -> list[dict]:
     "The records `method` chooses for `budget`, in pick order."
     return [records[i] for i in select_indices(selection_data(records), budget, method, seed, **knobs)]
 
+# %% ../nbs/02_dsel.ipynb #41c51a56
 def dsel_select(records: Sequence[dict], budget: int | float, seed: int = 0, bins: int | Sequence[float] = 10,
                 max_js: float = DEFAULT_MAX_JS) -> list[dict]:
     "Dsel: `budget` records maximising API coverage, their length histogram within `max_js` bits of the full set's."

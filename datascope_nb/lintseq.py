@@ -346,6 +346,7 @@ def parse_edit(edit: str, index: int = 0, strict: bool = True, problems: list[st
         else: bad(j, f"not a hunk header or an added line: {line[:60]!r}")
     return hunks
 
+# %% ../nbs/06_lintseq.ipynb #dafe8a37
 def apply_edit(lines: list[str], edit: str, index: int = 0, strict: bool = True, problems: list[str] | None = None) -> list[str]:
     "The lines after applying one insertion `edit` to `lines` (which are not modified)."
     out, shift = list(lines), 0
@@ -364,6 +365,7 @@ def apply_edit(lines: list[str], edit: str, index: int = 0, strict: bool = True,
         raise EditError(f"edit {index}: a line without a newline is not the last line")
     return out
 
+# %% ../nbs/06_lintseq.ipynb #1499df76
 def edit_states(edits: Sequence[str], strict: bool = True, problems: list[str] | None = None) -> list[str]:
     "Every program along `edits`, from the first edit's result to the last (the empty start is not listed)."
     lines, out = [], []
@@ -373,6 +375,7 @@ def edit_states(edits: Sequence[str], strict: bool = True, problems: list[str] |
         out.append("".join(lines))
     return out
 
+# %% ../nbs/06_lintseq.ipynb #4f6d1c2f
 def resolve_edits(edits: Sequence[str], strict: bool = True) -> str:
     "The program `edits` build from nothing. Strict mode raises `EditError` naming the edit and line that does not apply."
     states = edit_states(edits, strict)
@@ -399,10 +402,12 @@ def lintseq_prompt(instruction: str) -> str:
     "The training and inference prompt: the instruction followed by `<|diff|>`."
     return f"{instruction.rstrip()}\n{DIFF_TOKEN}"
 
+# %% ../nbs/06_lintseq.ipynb #34aa6191
 def lintseq_response(edits: Sequence[str]) -> str:
     "The training response: the edits joined by `<|diff|>`."
     return DIFF_TOKEN.join(edits)
 
+# %% ../nbs/06_lintseq.ipynb #536f50a6
 def lintseq_program(response: str) -> tuple[str, list[str]]:
     "The program a model's edit-sequence `response` builds (lenient), and the problems met on the way."
     problems: list[str] = []
@@ -549,6 +554,7 @@ def bench_reference(programs: Sequence[dict], s: int = 5, workers: int = 2, seed
             "empty_first_edit": mean(not o["edit_path"] or not o["edit_path"][0].strip() for o in outs) if outs else 0.0,
             "roundtrip_exact": mean(exact) if outs else 0.0, "roundtrip_strip": mean(loose) if outs else 0.0}
 
+# %% ../nbs/06_lintseq.ipynb #fb4d75b9
 def bench_ours(programs: Sequence[dict], linter: str, s: int = 5, workers: int = 2, seed: int = 0) -> dict:
     "Our transform on `programs`, timed from a fresh run directory, with the same summary as `bench_reference`."
     recs = [{"id": p["id"], "instruction": p["instruction"], "output": p["program"], "language": "python"} for p in programs]
@@ -563,6 +569,7 @@ def bench_ours(programs: Sequence[dict], linter: str, s: int = 5, workers: int =
             "edits_per_path": mean(o["meta"]["edits"] for o in outs), "empty_first_edit": 0.0 if outs else float("nan"),
             "roundtrip_exact": mean(t[0] for t in trips), "roundtrip_strip": mean(t[1] for t in trips)}
 
+# %% ../nbs/06_lintseq.ipynb #078e934a
 def bench_lintseq(programs: Sequence[dict], s: int = 5, workers: int = 2, seed: int = 0, reference: bool = True) -> list[dict]:
     "Fast mode, pylint mode and (if `reference`) pylintseq on the same programs; adds programs/s and the speed-up over the reference."
     rows = [bench_ours(programs, "fast", s, workers, seed), bench_ours(programs, "pylint", s, workers, seed)]

