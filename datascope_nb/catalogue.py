@@ -118,6 +118,7 @@ def build_catalogue(library: str, records: Iterable[dict], n_basic: int = 50) ->
     entries, records = surface_entries(library), list(records)
     return split_basic(entries, api_frequency(entries, records, library), api_frequency(entries, records, library, inside=True), n_basic)
 
+# %% ../nbs/01b_catalogue.ipynb #17022abf
 def save_catalogue(catalogue: list[dict], out_dir: str | Path, corpus_run: str | Path | None = None) -> Path:
     "Write `<library>.jsonl` and `<library>.manifest.json` into `out_dir`."
     library = catalogue[0]["library"]
@@ -132,6 +133,7 @@ def save_catalogue(catalogue: list[dict], out_dir: str | Path, corpus_run: str |
                Path(out_dir)/f"{library}.manifest.json")
     return out
 
+# %% ../nbs/01b_catalogue.ipynb #ee3db5a4
 CATALOGUE_FIELDS: dict[str, type] = {"api": str, "library": str, "level": str}
 
 def load_catalogue(library: str, path: str | Path | None = None, strict: bool = True) -> Records:

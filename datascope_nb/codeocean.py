@@ -311,12 +311,14 @@ def count_sentences(text: str) -> int:
     n = len(_SENTENCE_END.findall(prose))
     return n + (0 if re.search(r"[.!?]\s*$", prose) else 1)     # a last sentence without a full stop still counts
 
+# %% ../nbs/07_codeocean.ipynb #1278015a
 REQUIRED_KEYS: tuple[str, ...] = ("task_name", "instruction", "information", "solution")
 
 def solution_language(item: dict) -> str | None:
     "The language the solution's code must parse in: the target for translation, the source for generation and repair."
     return {"translation": item.get("target_language"), "summarisation": None}.get(item["task_name"], item["language"])
 
+# %% ../nbs/07_codeocean.ipynb #b6b6c7f8
 def rule_filter(item: dict) -> str | None:
     "None if the item passes every rule filter, else the first failed rule as `rule:detail`."
     for key in REQUIRED_KEYS:
@@ -343,6 +345,7 @@ def record_module(item: dict) -> str | None:
     package = [] if item.get("package") in (None, "stdlib") else [item["package"]]
     return ".".join(package + parts) or None
 
+# %% ../nbs/07_codeocean.ipynb #80a18a62
 _DOCTEST_PROGRAM = '''
 import doctest, importlib, sys
 mod = importlib.import_module({module!r})
@@ -366,11 +369,13 @@ def doctest_program(item: dict, code: str) -> str | None:
     if not module or not has_examples(item) or not item.get("name"): return None
     return _DOCTEST_PROGRAM.format(module=module, name=item["name"], code=code, docstring=item["docstring"])
 
+# %% ../nbs/07_codeocean.ipynb #454c9fe6
 def doctest_outcome(run: dict) -> dict:
     "`{attempted, failed, status}` from a sandbox run of `doctest_program` (attempted=0 if it never got that far)."
     m = re.search(r"^DOCTEST (\d+) (\d+)$", run.get("stdout") or "", re.M)
     return {"attempted": int(m[1]) if m else 0, "failed": int(m[2]) if m else 0, "status": run["status"]}
 
+# %% ../nbs/07_codeocean.ipynb #05d93868
 def behaviour_checks(items: Sequence[dict], timeout: float = 30.0, workers: int = 2) -> list[dict]:
     """For each repair item: `{executable, bug_detected, fix_passes}` from the docstring examples in the sandbox
     (`fix_passes` None where the original is not executable)."""
@@ -417,6 +422,7 @@ def judge_prompt(item: dict) -> list[dict]:
         msgs += [{"role": "user", "content": _judge_ask(demo)}, {"role": "assistant", "content": answer}]
     return msgs + [{"role": "user", "content": _judge_ask(item)}]
 
+# %% ../nbs/07_codeocean.ipynb #8298736c
 _RULE_LINE = re.compile(r"^\W*rule\s*(\d+)\s*[:.)-]\s*<?\s*(?:answer\s*:\s*)?(yes|no)\b[\s,;:.-]*(.*?)>?\s*$", re.I)
 _VERDICT_LINE = re.compile(r"^\W*(?:overall\s+)?verdict\s*[:=-]\s*<?\s*(yes|no)\b", re.I)
 
@@ -437,6 +443,7 @@ def parse_judgement(text: str | None) -> tuple[dict | None, str | None]:
     if verdict is None: return None, "unparseable:no_verdict"
     return {"rules": rules, "verdict": verdict}, None
 
+# %% ../nbs/07_codeocean.ipynb #87de2000
 def judgement_reason(judgement: dict) -> str | None:
     "None if the judgement accepts, else why not: the first rule answered no, or an inconsistent yes."
     failed = [n for n, r in judgement["rules"].items() if not r["answer"]]
@@ -450,6 +457,7 @@ def pool_example(item: dict) -> dict:
     keys = ("code", "instruction", "information", "solution", "target_language")
     return {k: item[k] for k in keys if k in item} | ({"code": item["bug"]["code"]} if item["task_name"] == "repair" else {})
 
+# %% ../nbs/07_codeocean.ipynb #80f806d2
 def draw_fewshot(item: dict, good: Mapping[str, list], bad: Mapping[str, list], seed: int) -> tuple[dict | None, dict | None]:
     "A seeded draw of one good example of the item's task (None: use the seed example) and one bad one (None: none yet)."
     rng, task = record_rng(seed, f"{item['id']}#fewshot"), item["task_name"]
@@ -457,6 +465,7 @@ def draw_fewshot(item: dict, good: Mapping[str, list], bad: Mapping[str, list], 
     b = rng.choice(bad[task]) if bad.get(task) else None
     return g, b
 
+# %% ../nbs/07_codeocean.ipynb #77ff340e
 def analysis(judgement: dict) -> str:
     "The discriminator's reasons for the rules it answered no, as one line."
     return "; ".join(f"{n}: {r['reason'] or 'no'}" for n, r in judgement["rules"].items() if not r["answer"]) or "verdict no"

@@ -271,6 +271,7 @@ _P = (1 << 61) - 1
 
 def token_set(code: str) -> set[str]: return set(TOKEN_RE.findall(code))
 
+# %% ../nbs/01a_corpus.ipynb #4f04b484
 @cache
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     "The `(a, b)` of the hash family `(a*h + b) mod p`, drawn once per (num_perm, seed), not per record."
@@ -284,6 +285,7 @@ def minhash(tokens: set[str], num_perm: int = 128, seed: int = 0) -> np.ndarray:
     if not len(h): return np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
     return ((np.outer(h, a) + b) % np.uint64(_P)).min(axis=0)
 
+# %% ../nbs/01a_corpus.ipynb #5af87b75
 def jaccard(a: set, b: set) -> float: return len(a & b) / max(len(a | b), 1)
 
 

@@ -85,11 +85,13 @@ def fence_language(output: str) -> str | None:
     "The language named by the tag of the first code block in `output` that names one (`py` spelled `python`), else None."
     return next((tag for tag, _ in fenced_blocks(output) if tag not in NOT_LANGUAGE_TAGS), None)
 
+# %% ../nbs/01e_dataset.ipynb #b8c63e31
 @cache
 def installed_grammars() -> tuple[str, ...]:
     "The `LANGUAGES` whose tree-sitter grammar is installed here (Java, JavaScript and Go come with `make install`)."
     return tuple(l for l in LANGUAGES if importlib.util.find_spec(f"tree_sitter_{l}") is not None)
 
+# %% ../nbs/01e_dataset.ipynb #491c4889
 def parsing_languages(code: str) -> list[str]:
     "The installed grammars that parse `code` without a syntax error (none for blank code: it proves nothing)."
     if not code.strip(): return []
@@ -174,11 +176,13 @@ def registry_names() -> list[str]:
     "Every name `resolve_dataset` knows: the registry's and `data/sources.json`'s."
     return sorted({*REGISTRY, *(e["name"] for e in data_sources())})
 
+# %% ../nbs/01e_dataset.ipynb #edd7ac46
 def loader(target: str) -> Callable:
     "The function a `'module:function'` string names, imported now."
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
+# %% ../nbs/01e_dataset.ipynb #906a1bff
 def load_registered(name: str, kind: str = "sft", strict: bool = False) -> Records:
     "The records of a registered dataset, through its loader."
     if name in REGISTRY: return loader(REGISTRY[name])(kind=kind)

@@ -55,12 +55,14 @@ def split_file(path: str | Path, out: str | Path, part_bytes: Sequence[int] | in
     for i in range(len(parts)): write_json(manifest, out/f"part-{i}"/MANIFEST_NAME)
     return manifest
 
+# %% ../nbs/08a_device.ipynb #a336f5d2
 def read_parts_manifest(root: str | Path) -> dict:
     "The manifest in any `root/part-*/` folder (they are identical)."
     found = sorted(Path(root).glob(f"part-*/{MANIFEST_NAME}"))
     if not found: raise FileNotFoundError(f"no part-*/{MANIFEST_NAME} under {root}: carry the part folders first")
     return json.loads(found[0].read_text())
 
+# %% ../nbs/08a_device.ipynb #bad74665
 def join_parts(root: str | Path, out: str | Path | None = None) -> Path:
     "Check each part under `root` against the manifest, join them into `out` (default `root/<name>`) and check the whole."
     root = Path(root); manifest = read_parts_manifest(root)
@@ -182,6 +184,7 @@ def device_dir() -> Path:
     "Where the device bundle is prepared: `.cache/device/` of the checkout (ignored by git; travels when carried)."
     return project_root()/".cache"/"device"
 
+# %% ../nbs/08a_device.ipynb #5e5acaac
 def tree_bytes(root: str | Path | None = None) -> int:
     "Bytes of the working tree that travels with every call: tracked files and untracked ones git does not ignore."
     root = Path(root or project_root())
@@ -189,10 +192,12 @@ def tree_bytes(root: str | Path | None = None) -> int:
                            capture_output=True).stdout.split(b"\0")
     return sum((root/n.decode()).stat().st_size for n in names if n and (root/n.decode()).is_file())
 
+# %% ../nbs/08a_device.ipynb #96880ec7
 def folder_bytes(path: str | Path) -> int:
     "Bytes of the files under `path`."
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
+# %% ../nbs/08a_device.ipynb #37f61b83
 def fetch_wheels(dest: str | Path, wheels: Sequence[str] = WHEELS) -> list[Path]:
     "The wheels the device lacks, in `dest` (downloaded once with pip; pure-Python wheels install on the device's Python 3.12)."
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)

