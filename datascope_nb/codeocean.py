@@ -9,7 +9,6 @@ import ast
 import io
 import random
 import re
-import shutil
 import tokenize
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .apis import LANGUAGES, parse_code, syntax_error
-from .core import (LANGUAGE_NAMES, MANIFEST, NothingUsable, Records, Skip, check_unique_ids, config_hash, fence,
+from .core import (LANGUAGE_NAMES, NothingUsable, Records, Skip, check_unique_ids, config_hash, fence,
                                progress, record_rng, run_dir, skip_summary)
 from .embed import embed_texts
 from .kcenter import kcenter_greedy
@@ -587,9 +586,8 @@ def codeocean_summary(accepted: Sequence[dict], rejected: Sequence[Rejection], m
 CODEOCEAN_RULES = 3   # bump when prompts, filters or judging change, so an old run is not mistaken for the new rules' output
 
 def _start_over(run: Path) -> None:
-    "Forget a run's answers, shards and finished marker: no-cache and refresh ask every question again."
-    for name in (*LLM_FILES, MANIFEST): (run/name).unlink(missing_ok=True)
-    shutil.rmtree(run/"shards", ignore_errors=True)
+    "Forget a run's LLM answers, so a no-cache or refresh run's report counts only its own (run_pipeline's `force` forgets the rest)."
+    for name in LLM_FILES: (run/name).unlink(missing_ok=True)
 
 def codeocean_run(source: Iterable[dict], out: str | Path | None = None, *, n: int = 40, mix: Mapping[str, float] | str | None = None,
                   seed: int = 0, embedder: str = "minilm", pool: int | None = 2000, references: Sequence[str] = (),
@@ -618,5 +616,5 @@ def codeocean_run(source: Iterable[dict], out: str | Path | None = None, *, n: i
         usage = llm_usage(read_results(*(run/f for f in LLM_FILES)), config["model_identity"], cmode)
         return {**codeocean_summary(kept, rejected, mix), "llm": usage}
     return run_pipeline(records, stages, run, name="codeocean", config=config, seed=seed, workers=workers,
-                        output="codeocean.jsonl", summary=summary, desc="CodeOcean")
+                        output="codeocean.jsonl", summary=summary, desc="CodeOcean", force=cmode != "use")
 

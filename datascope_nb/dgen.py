@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import shutil
 from collections import Counter
 from functools import partial
 from pathlib import Path
@@ -488,11 +487,9 @@ def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0,
               "model_identity": model_identity(endpoint),
               "prompts": config_hash({"p": DGEN_PROMPTS, "x": DGEN_EXAMPLE, "s": DGEN_SYSTEM}),
               "catalogue": config_hash({"apis": [e["api"] for e in catalogue]}), "exclude": config_hash({"x": exclude})}
-    # Generation keeps its answers in the run directory, so it must know that directory before run_pipeline starts
-    # (and run_pipeline has no `root`): until the pipeline tells its stages where they run, it is chosen here.
+    # Generation keeps its answers in the run directory, so it must know that directory before run_pipeline starts:
+    # until the pipeline tells its stages where they run, it is chosen here.
     run = Path(out) if out else run_dir("dgen", config, root=root)
-    if cmode != "use":    # the model is asked again: neither the finished run nor its finished stages count
-        (run/"report.json").unlink(missing_ok=True); shutil.rmtree(run/"shards", ignore_errors=True)
     items = dgen_items(catalogue, level, n, seed, exclude, coverage)
     generation = batch_stage(lambda its: dgen_generate(its, run, endpoint, mode, concurrency=workers, cache_mode=cmode),
                              "generate", whole=True)
@@ -501,4 +498,4 @@ def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0,
         return dgen_summary(items, kept, rejected, catalogue, len(exclude), usage)
     return run_pipeline(items, [generation, *dgen_checks(catalogue, min_api_fraction, workers=workers), map_stage(sft_record, "sft")],
                         run, name="dgen", config=config, seed=seed, workers=workers, output="dgen.jsonl", summary=summary,
-                        desc=f"dgen {library}")
+                        desc=f"dgen {library}", force=cmode != "use")   # asking the model again: no finished run or shard counts
