@@ -21,7 +21,7 @@ LOCK    := requirements.lock
 LOCK_IN  = $(PYTHON) -c 'from configparser import ConfigParser as C; c = C(delimiters=["="]); c.read("settings.ini"); d = c["DEFAULT"]; print("\n".join(d["requirements"].split() + d["dev_requirements"].split()))'
 export PYTHONHASHSEED := 0
 
-.PHONY: install lock test paper bench corpora docs lab browser bubblewrap check-sync clean help
+.PHONY: install lock test paper bench corpora usage-corpus docs lab browser bubblewrap check-sync clean help
 
 help:
 	@echo "make paper   regenerate figures/ (PRESET=gpu, ONLY=<notebook>, PARAMS='k=v ...'; CHECK=1: do they reproduce?)"
@@ -29,6 +29,7 @@ help:
 	@echo "make test    nbdev export/clean sync, nbdev_test, pytest"
 	@echo "make bench   benchmarks, printed as ratios against their reference implementations"
 	@echo "make corpora opt-in Java/Go/JavaScript sources for the corpus (Debian + npm, ~200 MB)"
+	@echo "make usage-corpus opt-in: download the catalogues' usage corpus (pinned PyPI files, ~110 MB) and rebuild data/catalogues/"
 	@echo "make docs    build the offline docs site into _docs/"
 	@echo "make lab     open JupyterLab on nbs/ with the project's kernel"
 
@@ -50,11 +51,16 @@ $(STAMP): settings.ini setup.py Makefile $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps "codebleu==0.7.0"
 	@touch $(STAMP)
 
-# Re-resolve settings.ini's pins (and their dependencies, at today's newest allowed versions) into $(LOCK), with hashes.
+# Re-resolve settings.ini's pins and their dependencies into $(LOCK), with hashes, keeping the versions it already pins
+# (UPGRADE=1: today's newest allowed versions of everything).
 # pip-compile runs from its own small venv, so a broken or stale lock never stops its own remaking.
 lock:
 	@test -x .cache/lock/venv/bin/pip-compile || { $(PYTHON) -m venv .cache/lock/venv && .cache/lock/venv/bin/python -m pip install -q "pip>=24" "pip-tools==7.6.2"; }
 	@{ echo "$(TORCH)"; $(LOCK_IN); } > .cache/lock/requirements.in
+	@# pip-compile keeps the versions its output file already pins: seeded from the committed lock, a new pin changes only
+	@# what it needs (the corpus is read from installed packages, so a stray upgrade would move every figure). UPGRADE=1
+	@# re-resolves everything at the newest versions allowed.
+	@$(if $(UPGRADE),rm -f .cache/lock/requirements.txt,cp $(LOCK) .cache/lock/requirements.txt)
 	.cache/lock/venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header --no-emit-index-url --no-emit-find-links \
 	  -o .cache/lock/requirements.txt .cache/lock/requirements.in
 	@{ echo "# Every dependency of datascope-nb, pinned with hashes: made by 'make lock' from settings.ini; installed by 'make install'."; \
@@ -110,6 +116,16 @@ corpora: install
 	  else echo "run 'sudo apt-get install openjdk-17-source golang-src'" >&2; exit 1; fi; fi
 	mkdir -p .cache/corpora/npm && cd .cache/corpora/npm && npm install --silent --no-audit --no-fund --ignore-scripts $(NPM_CORPUS)
 	$(BIN)/datascope corpus --languages java javascript go
+
+# The catalogues' usage corpus: code written by numpy/pandas/matplotlib users (downstream packages, their tutorials),
+# pinned in data/catalogues/usage-corpus.txt and downloaded, never installed, into .cache/usage/ (the lock is untouched);
+# then the catalogues are rebuilt from it (nbs/01b_catalogue.ipynb). A repeat run downloads nothing.
+USAGE_PINS := data/catalogues/usage-corpus.txt
+usage-corpus: install
+	mkdir -p .cache/usage/wheels .cache/usage/sdists
+	$(BIN)/python -m pip download -q --no-deps --only-binary :all: -d .cache/usage/wheels $$(awk '$$1 == "wheel" {print $$2}' $(USAGE_PINS))
+	$(BIN)/python -m pip download -q --no-deps --no-binary :all: -d .cache/usage/sdists $$(awk '$$1 == "sdist" {print $$2}' $(USAGE_PINS))
+	$(BIN)/datascope catalogue
 
 docs: install browser
 	$(BIN)/datascope docs --out _docs --screenshots figures/docs

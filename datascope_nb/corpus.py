@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.metadata
 import importlib.util
 import inspect
@@ -17,7 +18,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -25,14 +26,17 @@ import numpy as np
 
 from .apis import _text, code_length, extract_apis, parse_code, ts_query
 from .core import LANGUAGE_NAMES, TOKEN_RE, Records, Skip, cache_dir, check_record, fence, lock_file, progress
-from .pipeline import Rejection, Run, batch_stage, filter_stage, load_run, map_stage, reject, run_pipeline
+from .pipeline import (Rejection, Run, batch_stage, current_engine, filter_stage, load_run, map_stage, reject,
+                                   run_pipeline)
+from .scale import group_rows
 
 # %% auto #0
 __all__ = ['DEFAULT_PYTHON_PACKAGES', 'EXTENSIONS', 'TEST_DIRS', 'TEST_FILE', 'BUNDLE_FILE', 'GENERATED', 'SKIP_DIRS',
            'FUNCTION_QUERIES', 'MAX_LINES', 'TRIVIAL_BODY', 'CORPUS_RULES', 'CORPUS_STAGES', 'Source', 'python_source',
            'other_sources', 'source_files', 'source_root', 'library_file', 'read_source', 'function_name',
-           'file_functions', 'functions', 'token_set', 'minhash', 'jaccard', 'dedup', 'dedup_sorted', 'default_sources',
-           'corpus_files', 'corpus_summary', 'corpus_run', 'build_corpus', 'sft_from_raw', 'load_corpus']
+           'file_functions', 'functions', 'token_set', 'minhash', 'jaccard', 'dedup', 'dedup_keys', 'dedup_pairs',
+           'dedup_survivors', 'dedup_spread', 'dedup_sorted', 'default_sources', 'corpus_files', 'corpus_summary',
+           'corpus_run', 'build_corpus', 'sft_from_raw', 'load_corpus']
 
 # %% ../nbs/01a_corpus.ipynb #0806665a
 @dataclass(frozen=True)
@@ -309,10 +313,69 @@ def dedup(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: in
     return kept, skips
 
 
+# %% ../nbs/01a_corpus.ipynb #3350cab4
+def dedup_keys(block: list[tuple[int, str]], bands: int = 16, rows: int = 8) -> list[dict]:
+    "For each `(index, code)`: an exact-key row (payload: the index) and one row per LSH band (payload: index and token set)."
+    out = []
+    for index, code in block:
+        out.append({"key": "x:" + hashlib.sha1(" ".join(code.split()).encode()).hexdigest(), "payload": index})
+        toks = token_set(code)
+        sig = minhash(toks, bands * rows)
+        out += [{"key": f"b{band:02d}:" + sig[band*rows:(band+1)*rows].tobytes().hex(), "payload": (index, toks)}
+                for band in range(bands)]
+    return out
+
+def dedup_pairs(key: str, payloads: list, threshold: float = 0.8) -> list[tuple[str, int, int]]:
+    "The edges one key yields: ('exact', first, other) for an exact key; ('near', i, j) for band-mates with Jaccard >= `threshold`."
+    if key.startswith("x:"):
+        first, *others = sorted(payloads)
+        return [("exact", first, j) for j in others]
+    members = sorted(payloads, key=lambda p: p[0])
+    return [("near", i, j) for a, (i, ti) in enumerate(members) for j, tj in members[a + 1:] if jaccard(ti, tj) >= threshold]
+
+# %% ../nbs/01a_corpus.ipynb #6250d6f4
+def dedup_survivors(n: int, edges: Iterable[tuple[str, int, int]]) -> tuple[dict[int, int], dict[int, int]]:
+    "Exact and near duplicates of `n` records: `{record: the record it duplicates}` each, as `dedup` would decide."
+    exact, near = {}, set()
+    for kind, i, j in edges:
+        if kind == "exact": exact[j] = i
+        else: near.add((i, j))
+    near = {(i, j) for i, j in near if i not in exact and j not in exact}   # exact copies never reach the near check
+    parent = list(range(n))
+    def find(x: int) -> int:
+        while parent[x] != x: parent[x] = parent[parent[x]]; x = parent[x]
+        return x
+    earlier: dict[int, list[int]] = {}
+    for i, j in near:
+        parent[find(i)] = find(j); earlier.setdefault(j, []).append(i)
+    components: dict[int, list[int]] = {}
+    for x in sorted({x for e in near for x in e}): components.setdefault(find(x), []).append(x)
+    dup: dict[int, int] = {}
+    for members in components.values():           # each component walked in input order, as dedup walks everything
+        kept: set[int] = set()
+        for j in members:
+            first = min((i for i in earlier.get(j, ()) if i in kept), default=None)
+            if first is None: kept.add(j)
+            else: dup[j] = first
+    return exact, dup
+
+def dedup_spread(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: int = 8, engine: str = "local") -> tuple[list[dict], list[Rejection]]:
+    "`dedup`'s result, computed by keys, pairs and components (spread over the cluster when `engine` is 'ray')."
+    edges = group_rows(list(enumerate(r["code"] for r in records)), partial(dedup_keys, bands=bands, rows=rows),
+                       partial(dedup_pairs, threshold=threshold), engine)
+    exact, near = dedup_survivors(len(records), edges)
+    kept, skips = [], []
+    for i, r in enumerate(records):
+        if i in exact: skips.append(reject("duplicate_exact", f"same code as {records[exact[i]]['id']}", id=r["id"]))
+        elif i in near: skips.append(reject("duplicate_near", f"token Jaccard >= {threshold} with {records[near[i]]['id']}", id=r["id"]))
+        else: kept.append(r)
+    return kept, skips
+
 # %% ../nbs/01a_corpus.ipynb #1fb97769
 def dedup_sorted(records: list[dict]) -> list[dict | Rejection]:
-    "The `dedup` stage: `records` sorted by id, then `dedup`; the kept records (in id order) and the duplicates' rejections."
-    kept, dups = dedup(sorted(records, key=lambda r: r["id"]))
+    "The `dedup` stage: `records` sorted by id, then `dedup` (spread on the Ray engine); the kept records (in id order) and the duplicates' rejections."
+    records = sorted(records, key=lambda r: r["id"])
+    kept, dups = dedup_spread(records, engine="ray") if current_engine() == "ray" else dedup(records)
     return kept + dups
 
 # %% ../nbs/01a_corpus.ipynb #ee1deea4

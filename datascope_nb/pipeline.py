@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
 import shutil
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,10 +23,10 @@ from .core import (MANIFEST, atomic_write, progress, read_manifest, read_rows, r
                                write_jsonl, write_manifest)
 
 # %% auto #0
-__all__ = ['STAGE_KINDS', 'ENGINES', 'Rejection', 'reject', 'Stage', 'map_stage', 'filter_stage', 'batch_stage', 'StageError',
-           'stage_resource', 'run_stage', 'run_stages', 'default_workers', 'local_engine', 'segments', 'shard_paths',
-           'concat_files', 'stage_report', 'funnel_counts', 'plot_funnel', 'records_hash', 'Run', 'load_run',
-           'run_pipeline']
+__all__ = ['STAGE_KINDS', 'ENGINES', 'ENGINE_MODULES', 'Rejection', 'reject', 'Stage', 'map_stage', 'filter_stage', 'batch_stage',
+           'StageError', 'stage_resource', 'run_stage', 'run_stages', 'default_workers', 'local_engine',
+           'default_engine', 'engine_fn', 'current_engine', 'use_engine', 'segments', 'shard_paths', 'concat_files',
+           'stage_report', 'funnel_counts', 'plot_funnel', 'records_hash', 'Run', 'load_run', 'run_pipeline']
 
 # %% ../nbs/00a_pipeline.ipynb #2776ffcd
 @dataclass(frozen=True)
@@ -149,9 +151,10 @@ def _shard_job(job: tuple[int, list[dict]]) -> tuple[int, list[dict], list[Rejec
     index, records = job
     return (index, *run_stages(records, _SHARD_STAGES))
 
-def local_engine(jobs: Sequence[tuple[int, list[dict]]], stages: Sequence[Stage], workers: int) -> Iterator[tuple]:
+def local_engine(jobs: Sequence[tuple[int, list[dict]]], stages: Sequence[Stage], workers: int | None) -> Iterator[tuple]:
     "Run `stages` on each `(index, records)` job, in this process or a pool of forked workers; yield `(index, kept, rejected, counts)`."
     global _SHARD_STAGES
+    workers = workers or default_workers()
     if workers <= 1 or len(jobs) <= 1:
         for index, records in jobs: yield (index, *run_stages(records, stages))
         return
@@ -163,6 +166,38 @@ def local_engine(jobs: Sequence[tuple[int, list[dict]]], stages: Sequence[Stage]
             for f in done: yield f.result()
 
 ENGINES: dict[str, Callable[..., Iterator[tuple]]] = {"local": local_engine}
+# Engines in their own chapter register themselves in ENGINES when imported; named here so a run can import them.
+ENGINE_MODULES: dict[str, str] = {"ray": "datascope_nb.scale"}
+
+# %% ../nbs/00a_pipeline.ipynb #e58b2ee8
+def default_engine() -> str:
+    "The engine a run uses when none is named: `$DATASCOPE_ENGINE`, else 'local'."
+    return os.environ.get("DATASCOPE_ENGINE") or "local"
+
+def engine_fn(name: str) -> Callable[..., Iterator[tuple]]:
+    "The engine called `name`, importing the chapter that defines it on first use."
+    if name not in ENGINES and name in ENGINE_MODULES: importlib.import_module(ENGINE_MODULES[name])
+    if name not in ENGINES: raise ValueError(f"unknown engine {name!r}; available: {', '.join(sorted({*ENGINES, *ENGINE_MODULES}))}")
+    return ENGINES[name]
+
+_ACTIVE: list[str] = []     # the engines of the runs in progress in this process, innermost last
+
+def current_engine() -> str:
+    "The engine of the run in progress in this process (for whole-input stages), else the default one."
+    return _ACTIVE[-1] if _ACTIVE else default_engine()
+
+@contextmanager
+def use_engine(name: str, address: str | None = None):
+    "Run every pipeline inside the block on engine `name` (and, for Ray, the cluster at `address`), as `--engine` does."
+    engine_fn(name)
+    saved = {k: os.environ.get(k) for k in ("DATASCOPE_ENGINE", "RAY_ADDRESS")}
+    os.environ["DATASCOPE_ENGINE"] = name
+    if address: os.environ["RAY_ADDRESS"] = address
+    try: yield name
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
 
 # %% ../nbs/00a_pipeline.ipynb #666a7894
 def segments(stages: Sequence[Stage]) -> list[list[Stage]]:
@@ -242,15 +277,16 @@ def _prepare(run: Path, config: Mapping) -> None:
     write_json(config, marker)
 
 # %% ../nbs/00a_pipeline.ipynb #681ef4bc
-def _run_segment(run: Path, seg: int, stages: Sequence[Stage], records: list[dict], shard_size: int, workers: int,
+def _run_segment(run: Path, seg: int, stages: Sequence[Stage], records: list[dict], shard_size: int, workers: int | None,
                  engine: str, desc: str) -> tuple[list[dict], list[Rejection], list[list[dict]]]:
     "Run one segment over `records`, shard by shard, resuming finished shards; its kept records, rejections and counts, in shard order."
     size = len(records) if stages[0].whole else shard_size
     shards = [records[i:i + size] for i in range(0, len(records), size)] if records else []
     todo = [(i, shard) for i, shard in enumerate(shards) if not shard_paths(run, seg, i)[2].exists()]
     with progress(total=len(records), initial=len(records) - sum(len(s) for _, s in todo), desc=desc) as bar:
-        for index, kept, rejected, counts in ENGINES[engine](todo, stages, workers):
+        for index, kept, rejected, counts in engine_fn(engine)(todo, stages, workers):
             data, rej, done = shard_paths(run, seg, index)
+            if done.exists(): continue                    # an engine that retried a shard: the first result stands
             # Atomic but not fsynced: a resume guards against a killed process, which the rename alone survives.
             write_jsonl(kept, data, sync=False); write_jsonl((r.to_json() for r in rejected), rej, sync=False)
             write_json(counts, done, sync=False)          # last: its presence marks the shard finished
@@ -297,11 +333,11 @@ def load_run(run: str | Path) -> Run:
 # %% ../nbs/00a_pipeline.ipynb #449a29a9
 def run_pipeline(source: Iterable[dict], stages: Sequence[Stage], out: str | Path | None = None, *, name: str = "pipeline",
                  config: Mapping[str, Any] | None = None, seed: int | None = None, workers: int | None = None,
-                 engine: str = "local", shard_size: int = 256, output: str = "records.jsonl",
+                 engine: str | None = None, shard_size: int = 256, output: str = "records.jsonl",
                  summary: Callable[[list[dict], list[Rejection]], dict] | None = None, inputs: Sequence[str | Path] = (),
                  desc: str | None = None, root: str | Path | None = None, force: bool = False, keep_shards: bool = False) -> Run:
     "Run `stages` over the records of `source` into `out` (default: `<root or runs home>/<name>-<config hash>`): resumable, sharded, the same bytes for any `workers`."
-    if engine not in ENGINES: raise ValueError(f"unknown engine {engine!r}; available: {', '.join(sorted(ENGINES))}")
+    engine = engine or default_engine(); engine_fn(engine)
     if not stages: raise ValueError("a pipeline needs at least one stage")
     records = list(source)
     full = {"name": name, **dict(config or {}), "stages": [[s.name, s.kind, s.version] for s in stages], "seed": seed,
@@ -313,11 +349,14 @@ def run_pipeline(source: Iterable[dict], stages: Sequence[Stage], out: str | Pat
         if done.manifest.get("config") == json.loads(json.dumps(full, default=str)) and done.records_path.exists(): return done
     _prepare(run, full)
     kept, rejected, counts = records, [], []
-    for i, seg in enumerate(segments(stages)):
-        label = desc or name
-        kept, rej, cnt = _run_segment(run, i, seg, kept, shard_size, workers or default_workers(), engine,
-                                      f"{label} ({', '.join(s.name for s in seg)})")
-        rejected += rej; counts += cnt
+    _ACTIVE.append(engine)
+    try:
+        for i, seg in enumerate(segments(stages)):
+            label = desc or name
+            kept, rej, cnt = _run_segment(run, i, seg, kept, shard_size, workers, engine,
+                                          f"{label} ({', '.join(s.name for s in seg)})")
+            rejected += rej; counts += cnt
+    finally: _ACTIVE.pop()
     # The joined files are the shards' bytes in order (what write_jsonl would write again, without the cost).
     last = len(segments(stages)) - 1
     data = (write_jsonl(kept, run/output) if output.endswith(".gz") else

@@ -45,3 +45,20 @@ def scripted_server():
 
     yield start
     for srv in started: srv.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One Ray cluster for the whole test session (starting one takes seconds): a head and two worker nodes on this
+    machine, one CPU each, through `ray.cluster_utils.Cluster`; this process is its driver."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from datascope_nb.scale import ray_connect, retrying
+    cluster = retrying(lambda: Cluster(initialize_head=True, head_node_args={"num_cpus": 1}))
+    for _ in range(2): retrying(lambda: cluster.add_node(num_cpus=1))
+    ray_connect(cluster.address)
+    cluster.wait_for_nodes()
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()

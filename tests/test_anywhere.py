@@ -44,7 +44,7 @@ def _run(away, *args, timeout=120):
 
 
 HELP_ONLY = [  # each of these needs an LLM, a GPU-sized run, the full corpus, or writes outside the test
-    ["paper"], ["docs"], ["catalogue"], ["train"], ["bench"], ["eval"], ["dgen"], ["codeocean"], ["corpus"], ["lintseq"]]
+    ["paper"], ["docs"], ["catalogue"], ["train"], ["bench"], ["eval"], ["dgen"], ["codeocean"], ["corpus"], ["lintseq"], ["device"]]
 
 
 @pytest.mark.parametrize("cmd", HELP_ONLY, ids=lambda c: c[0])

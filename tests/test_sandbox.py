@@ -181,7 +181,7 @@ def test_hostile_corpus_is_contained_and_the_host_is_intact(root, tmp_path, monk
         listeners.close()
         for fd in held: os.close(fd)
         other_file.unlink(missing_ok=True)
-        shutil.rmtree(ours, ignore_errors=True)
+        shutil.rmtree(ours, ignore_errors=True); shutil.rmtree(canary, ignore_errors=True)
 
 
 @pytest.mark.skipif(sandbox_isolation() != "view", reason="needs the view")

@@ -1,3 +1,4 @@
 # expect: oom
+# timeout: 20
 hog = []
 while True: hog.append(bytearray(50 << 20))
