@@ -42,6 +42,8 @@ $(STAMP): settings.ini setup.py Makefile $(LOCK)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
 	$(BIN)/python -m pip install -q --no-deps "$(TORCH)"
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r $(LOCK)
+	@# Left out of the lock (see `make lock`); a venv made before that still has it.
+	@$(BIN)/python -m pip uninstall -q -y rfc3987-syntax 2>/dev/null || true
 	@test -f $(LLAMA_WHEEL) || CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir -w .cache/wheels "$(LLAMA)"
 	$(BIN)/python -m pip install -q --no-deps --force-reinstall $(LLAMA_WHEEL)
 	$(BIN)/python -m pip install -qq --no-deps -e .
@@ -66,7 +68,9 @@ lock:
 	@{ echo "# Every dependency of datascope-nb, pinned with hashes: made by 'make lock' from settings.ini; installed by 'make install'."; \
 	   echo "# torch (TORCH in the Makefile) and llama-cpp-python (built from source there) are installed apart."; \
 	   echo "# input sha256: $$($(LOCK_IN) | sha256sum | cut -c1-64)"; \
-	   awk '/^[^ #]/ { skip = ($$0 ~ /^(torch|llama-cpp-python)==/) } !skip' .cache/lock/requirements.txt; } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
+	   echo "# rfc3987-syntax is left out: an optional format checker of jsonschema[format-nongpl] (Jupyter's event schemas) that"; \
+	   echo "# builds Lark parsers when imported, 1.5 s of CPU in every process importing jsonschema, Ray's workers and agents included."; \
+	   awk '/^[^ #]/ { skip = ($$0 ~ /^(torch|llama-cpp-python|rfc3987-syntax)==/) } !skip' .cache/lock/requirements.txt; } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
 	@echo "wrote $(LOCK): $$(grep -c '^[^ #]' $(LOCK)) packages"
 
 # Debian's bubblewrap builds the sandbox's filesystem view (see nbs/04_sandbox.ipynb); without it, or without

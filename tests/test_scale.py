@@ -114,3 +114,30 @@ def test_a_killed_driver_reruns_only_the_unfinished_shards(ray_cluster, tmp_path
     assert again == {f"r{i:03d}" for i in range(160) if i // 4 not in done}
     ids = [json.loads(line)["id"] for line in (out/"records.jsonl").read_text().splitlines()]
     assert ids == [f"r{i:03d}" for i in range(160)]
+
+
+def test_the_engine_flag_joins_the_cluster_and_writes_the_local_bytes(ray_cluster, tmp_path):
+    from datascope_nb.core import write_jsonl
+    data = write_jsonl(humaneval_programs()[:40], tmp_path/"he.jsonl")
+    def cli(*args):
+        res = subprocess.run([Path(sys.executable).parent/"datascope", "apis", str(data), *args], capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+    local = cli("--out", str(tmp_path/"local"), "--engine", "local")
+    on_ray = cli("--out", str(tmp_path/"ray"), "--engine", "ray", "--ray-address", ray_cluster.address)
+    assert same_run_bytes(Path(local["run"]), Path(on_ray["run"]))
+
+
+def breaks_on_r017(rec: dict) -> dict:
+    if rec["id"] == "r017": raise RuntimeError("the linter crashed")
+    return rec
+
+
+def test_a_failing_stage_on_ray_names_the_record_as_the_local_engine_does(ray_cluster, tmp_path):
+    from datascope_nb.pipeline import StageError
+    recs = [{"id": f"r{i:03d}", "x": i} for i in range(40)]
+    with pytest.raises(StageError, match="failed on record 'r017': RuntimeError: the linter crashed"):
+        run_pipeline(recs, [map_stage(breaks_on_r017)], tmp_path/"run", engine="ray", shard_size=8)
+    done = {p.name for p in (tmp_path/"run"/"shards").glob("*.done.json")}
+    assert "00-000002.done.json" not in done          # r017's shard is not marked finished
