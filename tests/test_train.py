@@ -144,7 +144,7 @@ def test_cpu_smoke_preset_end_to_end(tmp_path):
                        capture_output=True, text=True, env=_quiet_env(), check=True)
     summary = json.loads(r.stdout)
     assert summary["eval_loss_after"] < summary["eval_loss_before"]
-    assert set(summary["eval"]) == {"humaneval", "bench"} and summary["eval"]["humaneval"]["problems"] == 2
+    assert set(summary["eval"]) == {"humaneval", "mbpp", "bench"} and summary["eval"]["humaneval"]["problems"] == 2
 
 
 def test_a_run_with_no_held_out_example_trains_without_evaluating(tmp_path, small_model):
