@@ -109,6 +109,7 @@ bench: install
 	$(BIN)/datascope bench lintseq
 	$(BIN)/datascope bench kcenter
 	$(BIN)/datascope bench pipeline
+	$(BIN)/datascope bench engine
 	$(BIN)/datascope bench train --repeats 3
 
 # Real non-Python code for the corpus: the JDK's and Go's sources from Debian, and npm packages.

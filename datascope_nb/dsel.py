@@ -83,13 +83,16 @@ def length_bin(lengths: Sequence[float], edges: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/02_dsel.ipynb #a63769ee
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
-    "Jensen–Shannon divergence of two histograms (counts or probabilities), in bits."
+    "Jensen–Shannon divergence of two histograms (counts or probabilities), in bits, to 12 significant digits."
     p, q = np.asarray(p, float), np.asarray(q, float)
     if p.sum() <= 0 or q.sum() <= 0: raise ValueError("JS divergence needs two non-empty histograms")
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    kl = lambda a: float(np.sum(a[a > 0] * np.log2(a[a > 0] / m[a > 0])))
-    return max(0.0, (kl(p) + kl(q)) / 2)
+    p, q = (p / p.sum()).tolist(), (q / q.sum()).tolist()
+    m = [(a + b) / 2 for a, b in zip(p, q)]
+    kl = lambda a: math.fsum(x * math.log2(x / y) for x, y in zip(a, m) if x > 0)
+    # numpy's vectorised log2 takes a different code path on CPUs with other SIMD extensions, and the last bits of the
+    # result then differ between machines (seen: ...0313 vs ...0322 on two hosts of this project); a scalar log, an exact
+    # sum and 12 significant digits make the figures the same bytes everywhere.
+    return float(f"{max(0.0, (kl(p) + kl(q)) / 2):.12g}")
 
 # %% ../nbs/02_dsel.ipynb #9dee604f
 def length_js_divergence(subset: Iterable[dict | float], full: Iterable[dict | float],
