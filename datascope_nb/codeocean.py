@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import random
 import re
 import tokenize
@@ -21,23 +22,25 @@ from .core import (LANGUAGE_NAMES, NothingUsable, Records, Skip, check_unique_id
                                progress, record_rng, run_dir, skip_summary)
 from .embed import embed_texts
 from .kcenter import kcenter_greedy
-from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, read_results, resolve_cache_mode,
-                              resolve_endpoint)
+from .llm import (Endpoint, acceptance_at, candidate_params, expand_samples, extract_code, fenced_code_grammar,
+                              generate, llm_usage, model_identity, read_results, resolve_cache_mode, resolve_endpoint,
+                              structured_form, structured_support)
 from .pipeline import (Rejection, Run, batch_stage, default_workers, filter_stage, map_stage, records_hash, reject,
                                    run_pipeline)
 from .sandbox import run_many
 
 
 # %% auto #0
-__all__ = ['TASKS', 'DEFAULT_MIX', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES', 'REQUIRED_KEYS',
-           'JUDGE_RULES', 'LLM_FILES', 'ITEM_STAGES', 'CODEOCEAN_RULES', 'parse_mix', 'task_counts',
-           'coreset_candidate', 'coreset_candidates', 'require_candidates', 'sample_pool', 'codeocean_coreset',
-           'coverage_radii', 'mean_pairwise_distance', 'mutation_sites', 'inject_bug', 'has_examples', 'assign_tasks',
-           'coreset_items', 'item_information', 'instruction_prompt', 'solution_prompt', 'count_sentences',
-           'solution_language', 'rule_filter', 'record_module', 'doctest_program', 'doctest_outcome',
-           'behaviour_checks', 'judge_prompt', 'parse_judgement', 'judgement_reason', 'pool_example', 'draw_fewshot',
-           'analysis', 'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record',
-           'codeocean_summary', 'codeocean_run']
+__all__ = ['TASKS', 'DEFAULT_MIX', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES', 'INSTRUCTION_SCHEMA',
+           'REQUIRED_KEYS', 'JUDGE_RULES', 'JUDGE_SCHEMA', 'LLM_FILES', 'ITEM_STAGES', 'CODEOCEAN_RULES', 'parse_mix',
+           'task_counts', 'coreset_candidate', 'coreset_candidates', 'require_candidates', 'sample_pool',
+           'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance', 'mutation_sites', 'inject_bug',
+           'has_examples', 'assign_tasks', 'coreset_items', 'item_information', 'instruction_prompt', 'solution_prompt',
+           'count_sentences', 'solution_language', 'solution_grammar', 'rule_filter', 'record_module',
+           'doctest_program', 'doctest_outcome', 'behaviour_checks', 'judge_prompt', 'parse_judgement',
+           'judgement_from_value', 'judgement_value', 'judgement_reason', 'pool_example', 'draw_fewshot', 'analysis',
+           'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record', 'codeocean_summary',
+           'codeocean_run']
 
 # %% ../nbs/07_codeocean.ipynb #a59928a7
 TASKS: tuple[str, ...] = ("generation", "summarisation", "repair", "translation")
@@ -279,14 +282,19 @@ def _fields(item: dict) -> dict:
 def _instruction_ask(item: dict, code: str) -> str:
     return f"Code:\n{fence(code, item['language'])}\n{PROMPTS['instruction'][item['task_name']].format(**_fields(item))}"
 
-def instruction_prompt(item: dict, good: dict | None = None, bad: dict | None = None) -> list[dict]:
-    "Chat messages asking for the item's instruction, with one good example as a worked turn and one bad one to avoid."
+INSTRUCTION_SCHEMA: dict = {"title": "instruction", "type": "object", "additionalProperties": False, "required": ["instruction"],
+                            "properties": {"instruction": {"type": "string", "minLength": 10, "maxLength": 300}}}
+
+def instruction_prompt(item: dict, good: dict | None = None, bad: dict | None = None, structured: bool = False) -> list[dict]:
+    """Chat messages asking for the item's instruction, with one good example as a worked turn and one bad one to avoid;
+    `structured`: the answer is `INSTRUCTION_SCHEMA`'s JSON, the worked turn too (the prose inside it stays free)."""
     task = item["task_name"]
     demo = {**item, **(good or SEED_EXAMPLES[task])}
     system = PROMPTS["system"] + ("\n\n" + PROMPTS["avoid"].format(**bad) if bad else "")
     code = item["bug"]["code"] if task == "repair" else item["code"]
     return [{"role": "system", "content": system},
-            {"role": "user", "content": _instruction_ask(demo, demo["code"])}, {"role": "assistant", "content": demo["instruction"]},
+            {"role": "user", "content": _instruction_ask(demo, demo["code"])},
+            {"role": "assistant", "content": json.dumps({"instruction": demo["instruction"]}) if structured else demo["instruction"]},
             {"role": "user", "content": _instruction_ask(item, code)}]
 
 def _solution_ask(item: dict) -> str:
@@ -294,6 +302,7 @@ def _solution_ask(item: dict) -> str:
 
 def solution_prompt(item: dict, good: dict | None = None) -> list[dict]:
     "Chat messages asking for the solution to the item's instruction and information, after one worked example."
+    # The solution's shape is a grammar (`solution_grammar`), not a schema: code in a JSON string would be escaped line by line.
     demo = {**item, **(good or SEED_EXAMPLES[item["task_name"]])}
     return [{"role": "system", "content": PROMPTS["system"]},
             {"role": "user", "content": _solution_ask(demo)}, {"role": "assistant", "content": demo["solution"]},
@@ -316,6 +325,11 @@ REQUIRED_KEYS: tuple[str, ...] = ("task_name", "instruction", "information", "so
 def solution_language(item: dict) -> str | None:
     "The language the solution's code must parse in: the target for translation, the source for generation and repair."
     return {"translation": item.get("target_language"), "summarisation": None}.get(item["task_name"], item["language"])
+
+def solution_grammar(item: dict) -> str | None:
+    "The grammar of a code solution (one fenced block in the solution's language, nothing around it); None for a summary."
+    lang = solution_language(item)
+    return fenced_code_grammar(lang) if lang else None
 
 # %% ../nbs/07_codeocean.ipynb #b6b6c7f8
 def rule_filter(item: dict) -> str | None:
@@ -414,10 +428,11 @@ def _judge_ask(item: dict) -> str:
     return PROMPTS["judge"].format(task_name=item["task_name"], instruction=item["instruction"],
                                    information=item["information"] or "(none)", solution=item["solution"], rules=rules)
 
-def judge_prompt(item: dict) -> list[dict]:
-    "Chat messages asking the discriminator to judge `item` rule by rule, after two worked judgements."
+def judge_prompt(item: dict, structured: bool = False) -> list[dict]:
+    "Chat messages asking the discriminator to judge `item` rule by rule, after two worked judgements (as JSON if `structured`)."
     msgs = [{"role": "system", "content": PROMPTS["judge_system"]}]
     for demo, answer in _JUDGE_DEMOS:
+        answer = json.dumps(judgement_value(parse_judgement(answer)[0])) if structured else answer
         msgs += [{"role": "user", "content": _judge_ask(demo)}, {"role": "assistant", "content": answer}]
     return msgs + [{"role": "user", "content": _judge_ask(item)}]
 
@@ -441,6 +456,23 @@ def parse_judgement(text: str | None) -> tuple[dict | None, str | None]:
     if (missing := [i for i, n in enumerate(names, 1) if n not in rules]): return None, f"unparseable:rule_{missing[0]}_missing"
     if verdict is None: return None, "unparseable:no_verdict"
     return {"rules": rules, "verdict": verdict}, None
+
+# %% ../nbs/07_codeocean.ipynb #99c34c39
+_RULE_ANSWER = {"type": "object", "additionalProperties": False, "required": ["answer", "reason"],
+                "properties": {"answer": {"enum": ["yes", "no"]}, "reason": {"type": "string", "maxLength": 100}}}
+JUDGE_SCHEMA: dict = {"title": "judgement", "type": "object", "additionalProperties": False, "required": [*JUDGE_RULES, "verdict"],
+                      "properties": {**{name: _RULE_ANSWER for name in JUDGE_RULES}, "verdict": {"enum": ["yes", "no"]}}}
+
+def judgement_from_value(value: Mapping) -> dict:
+    "The judgement `{rules: {name: {answer, reason}}, verdict}` from a reply valid under `JUDGE_SCHEMA`."
+    return {"rules": {n: {"answer": value[n]["answer"] == "yes", "reason": value[n]["reason"].strip()} for n in JUDGE_RULES},
+            "verdict": value["verdict"] == "yes"}
+
+def judgement_value(judgement: Mapping) -> dict:
+    "A judgement as `JUDGE_SCHEMA`'s JSON value."
+    yn = lambda b: "yes" if b else "no"
+    return {**{n: {"answer": yn(r["answer"]), "reason": r["reason"]} for n, r in judgement["rules"].items()},
+            "verdict": yn(judgement["verdict"])}
 
 # %% ../nbs/07_codeocean.ipynb #87de2000
 def judgement_reason(judgement: dict) -> str | None:
@@ -492,11 +524,13 @@ def decontaminate(items: Sequence[dict], references: Sequence[str], threshold: f
 LLM_FILES: tuple[str, ...] = ("instruction.jsonl", "solution.jsonl", "judge.jsonl")
 
 def _llm_step(items: list[dict], prompt_fn, out: Path, endpoint: Endpoint, max_tokens: int, seed: int, desc: str,
-              cache_mode: str | None = None) -> list[str | None]:
+              cache_mode: str | None = None, sampled: bool = False, **shape) -> list[dict]:
+    "The result lines of one LLM step over `items` (candidates: sample 0 greedy, the others drawn with their own seed if `sampled`)."
     if not items: return []
-    res = generate(items, prompt_fn, out, endpoint=endpoint, max_tokens=max_tokens, temperature=0.0, seed=seed, desc=desc,
-                   cache_mode=cache_mode)
-    return [r["text"] if not r["error"] else None for r in res]
+    return generate(items, prompt_fn, out, endpoint=endpoint, max_tokens=max_tokens, temperature=0.0, seed=seed, desc=desc,
+                    cache_mode=cache_mode, record_params=(lambda c: candidate_params(c, seed)) if sampled else None, **shape)
+
+def _text(r: dict) -> str | None: return r["text"] if not r["error"] else None
 
 def _first_line(text: str | None) -> str:
     "A generated instruction: its first non-empty line, stripped of quotes and list marks (small models add both)."
@@ -507,41 +541,66 @@ def _first_line(text: str | None) -> str:
 # %% ../nbs/07_codeocean.ipynb #011b269d
 def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoint | None = None, seed: int = 0,
                        round_size: int = 8, max_tokens: int = 384, workers: int = 2, discriminator: bool = True,
-                       cache_mode: str | None = None) -> list[dict | Rejection]:
+                       cache_mode: str | None = None, samples: int = 1, structured: Mapping[str, bool] | None = None) -> list[dict | Rejection]:
     """Generate, filter and judge every item, in rounds that feed the few-shot pools: in item order, each accepted item, or a
-    `Rejection` keeping it. `discriminator=False` accepts whatever passes the rule filters (WaveCoder's no-discriminator ablation)."""
+    `Rejection` keeping it. `discriminator=False` accepts whatever passes the rule filters (WaveCoder's no-discriminator ablation).
+    `samples` candidates per item each go through every step; the item keeps the first accepted one (else sample 0's reason), and
+    `candidates` records every candidate's outcome. `structured` is the endpoint's `structured_support`: where it enforces a
+    form, the instruction and the judgement are schemas and code solutions a grammar; else the plain prompts and parsers."""
     run, endpoint = Path(run), resolve_endpoint(endpoint)
+    form = structured_form(structured or {})
+    shaped, grammar = form != "plain", bool((structured or {}).get("grammar"))
     good, bad, out = {t: [] for t in TASKS}, {t: [] for t in TASKS}, []
     for r0 in progress(range(0, len(items), round_size), desc="CodeOcean rounds", total=-(-len(items) // round_size)):
         batch = [{**it, "round": r0 // round_size, "information": item_information(it)} for it in items[r0:r0 + round_size]]
-        stop: dict[str, tuple[str, str]] = {}          # id -> (reason, detail) of the items this round stopped
         shots = {it["id"]: draw_fewshot(it, good, bad, seed) for it in batch}
-        texts = _llm_step(batch, lambda it: instruction_prompt(it, *shots[it["id"]]), run/LLM_FILES[0], endpoint, 96, seed, None, cache_mode)
-        for it, text in zip(batch, texts):
-            it["instruction"] = _first_line(text) if text is not None else None
-            if not it["instruction"]: stop[it["id"]] = ("format:no_instruction", "no answer" if text is None else repr(text[:80]))
-        live = [it for it in batch if it["id"] not in stop]
-        texts = _llm_step(live, lambda it: solution_prompt(it, shots[it["id"]][0]), run/LLM_FILES[1], endpoint, max_tokens, seed, None, cache_mode)
-        for it, text in zip(live, texts):
-            it["solution"] = (text or "").strip()
-            if (why := rule_filter(it)): stop[it["id"]] = (f"rules:{why.split(':')[0]}", why)
-        repairs = [it for it in live if it["task_name"] == "repair" and it["id"] not in stop]
-        for it, check in zip(repairs, behaviour_checks(repairs, workers=workers)):
-            it["behaviour"] = check
-            if check["fix_passes"] is False: stop[it["id"]] = ("behaviour:fix_fails_examples", "the fix fails the original's docstring examples")
-        judged = [it for it in live if it["id"] not in stop]
-        if not discriminator:
-            good = {t: good[t] + [pool_example(it) for it in judged if it["task_name"] == t] for t in TASKS}
-            judged = []
-        for it, text in zip(judged, _llm_step(judged, judge_prompt, run/LLM_FILES[2], endpoint, 200, seed, None, cache_mode)):
-            it["judge_text"] = text
-            judgement, why = parse_judgement(text)
-            it["judgement"] = judgement
+        cands = expand_samples(batch, samples)
+        item_of = lambda c: c.get("item", c["id"])
+        stop: dict[str, tuple[str, str]] = {}          # candidate id -> (reason, detail) of the candidates this round stopped
+        res = _llm_step(cands, lambda c: instruction_prompt(c, *shots[item_of(c)], structured=shaped), run/LLM_FILES[0], endpoint,
+                        128 if shaped else 96, seed, None, cache_mode, samples > 1, schema=INSTRUCTION_SCHEMA if shaped else None,
+                        form=form)
+        for c, r in zip(cands, res):
+            if shaped and not r["error"] and r["schema_error"]:
+                c["instruction"] = None; stop[c["id"]] = (f"format:{r['schema_error']}", r["schema_detail"]); continue
+            text = (r["value"] or {}).get("instruction") if shaped and not r["error"] else _text(r)
+            c["instruction"] = _first_line(text) if text is not None else None
+            if not c["instruction"]: stop[c["id"]] = ("format:no_instruction", "no answer" if text is None else repr(text[:80]))
+        live = [c for c in cands if c["id"] not in stop]
+        res = _llm_step(live, lambda c: solution_prompt(c, shots[item_of(c)][0]), run/LLM_FILES[1], endpoint, max_tokens, seed, None,
+                        cache_mode, samples > 1, grammar=solution_grammar if grammar else None)
+        for c, r in zip(live, res):
+            c["solution"] = (_text(r) or "").strip()
+            if (why := rule_filter(c)): stop[c["id"]] = (f"rules:{why.split(':')[0]}", why)
+        repairs = [c for c in live if c["task_name"] == "repair" and c["id"] not in stop]
+        for c, check in zip(repairs, behaviour_checks(repairs, workers=workers)):
+            c["behaviour"] = check
+            if check["fix_passes"] is False: stop[c["id"]] = ("behaviour:fix_fails_examples", "the fix fails the original's docstring examples")
+        judged = [c for c in live if c["id"] not in stop]
+        if not discriminator: judged = []
+        res = _llm_step(judged, lambda c: judge_prompt(c, structured=shaped), run/LLM_FILES[2], endpoint, 320 if shaped else 200, seed,
+                        None, cache_mode, schema=JUDGE_SCHEMA if shaped else None, form=form)   # the judge is never sampled
+        for c, r in zip(judged, res):
+            c["judge_text"] = _text(r)
+            if r["error"]:          # no reply at all (after every retry): the endpoint failed, not the format
+                c["judgement"] = None; stop[c["id"]] = ("discriminator:llm_error", r["error"][:160]); continue
+            if shaped:
+                judgement, why = (None, r["schema_error"]) if r["schema_error"] else (judgement_from_value(r["value"]), None)
+            else: judgement, why = parse_judgement(_text(r))
+            c["judgement"] = judgement
             why = why or judgement_reason(judgement)
-            if why: stop[it["id"]] = (f"discriminator:{why}", analysis(judgement) if judgement else repr((text or "")[:120]))
-            if why and judgement: bad[it["task_name"]].append({**pool_example(it), "analysis": analysis(judgement)})
-            elif not why: good[it["task_name"]].append(pool_example(it))
-        out += [reject(*stop[it["id"]], record=it) if it["id"] in stop else it for it in batch]
+            detail = analysis(judgement) if judgement else (r.get("schema_detail") or repr((c["judge_text"] or "")[:120]))
+            if why: stop[c["id"]] = (f"discriminator:{why}", detail)
+        for it in batch:      # in item order, samples in order: the pools grow the same way on every run
+            mine = [c for c in cands if item_of(c) == it["id"]]
+            first = next((c for c in mine if c["id"] not in stop), None)
+            for c in mine:
+                if c["id"] in stop and c.get("judgement"): bad[it["task_name"]].append({**pool_example(c), "analysis": analysis(c["judgement"])})
+            if first is not None: good[it["task_name"]].append(pool_example(first))
+            pick = {k: v for k, v in (first or mine[0]).items() if k != "item"} | {"id": it["id"]}
+            if samples > 1: pick["candidates"] = [{"sample": c["sample"], "outcome": stop[c["id"]][0] if c["id"] in stop else "accepted"}
+                                                  for c in mine]
+            out.append(pick if first is not None else reject(*stop[mine[0]["id"]], record=pick))
     return out
 
 
@@ -553,7 +612,8 @@ def alpaca_record(item: dict) -> dict:
             "output": item["solution"], "language": lang, "source": f"codeocean:{item['task_name']}",
             "meta": {"task_name": item["task_name"], "record": item["id"], "similarity": item.get("similarity"),
                      **({"bug": {k: v for k, v in item["bug"].items() if k != "code"}, "behaviour": item.get("behaviour")}
-                        if item["task_name"] == "repair" else {})}}
+                        if item["task_name"] == "repair" else {}),
+                     **({"sample": item["sample"], "candidates": item["candidates"]} if "candidates" in item else {})}}
 
 ITEM_STAGES = ("generate", "decontamination")     # the stages whose rejections keep the item
 
@@ -563,8 +623,10 @@ def _step(r: Rejection) -> str:
 
 
 # %% ../nbs/07_codeocean.ipynb #24d6f4e9
-def codeocean_summary(accepted: Sequence[dict], rejected: Sequence[Rejection], mix: Mapping[str, float] | None = None) -> dict:
-    "Items by task and where they stopped, acceptance, rejection reasons, rules answered no, repair checks, shortfall notes."
+def codeocean_summary(accepted: Sequence[dict], rejected: Sequence[Rejection], mix: Mapping[str, float] | None = None,
+                      samples: int = 1) -> dict:
+    """Items by task and where they stopped, acceptance, rejection reasons, rules answered no, repair checks, shortfall notes;
+    with several samples, acceptance within 1..N samples and every candidate's outcome by step."""
     stopped = [r for r in rejected if r.stage in ITEM_STAGES]
     where = [(r.record["task_name"], _step(r)) for r in stopped] + [(a["meta"]["task_name"], "accepted") for a in accepted]
     by_task = {t: Counter(s for task, s in where if task == t) for t in TASKS}
@@ -579,11 +641,21 @@ def codeocean_summary(accepted: Sequence[dict], rejected: Sequence[Rejection], m
             "rejections": dict(reasons.most_common()), "rules_answered_no": dict(rules_no.most_common()),
             "repair_behaviour": dict(Counter("not_executable" if not b["executable"] else "fix_passes" if b["fix_passes"] else "fix_fails"
                                              for b in checks if b)),
-            "notes": {"repair_shortfall": short} if short > 0 else {}}
+            "notes": {"repair_shortfall": short} if short > 0 else {},
+            **(_sampling(accepted, stopped, samples) if samples > 1 else {})}
+
+def _sampling(accepted: Sequence[dict], stopped: Sequence[Rejection], samples: int) -> dict:
+    "Acceptance at 1..N samples, and where candidates stopped (the step of each candidate's outcome)."
+    firsts = [a["meta"].get("sample", 0) for a in accepted] + [None] * len(stopped)
+    outcomes = [c["outcome"] for a in accepted for c in a["meta"].get("candidates", [])]
+    outcomes += [c["outcome"] for r in stopped for c in r.record.get("candidates", [])]
+    return {"samples": samples, "acceptance_at": acceptance_at(firsts, samples),
+            "candidates": dict(Counter(o.split(":")[0] for o in outcomes).most_common()),
+            "candidate_reasons": dict(Counter(outcomes).most_common())}
 
 
 # %% ../nbs/07_codeocean.ipynb #bece9063
-CODEOCEAN_RULES = 3   # bump when prompts, filters or judging change, so an old run is not mistaken for the new rules' output
+CODEOCEAN_RULES = 4   # bump when prompts, filters or judging change, so an old run is not mistaken for the new rules' output
 
 def _start_over(run: Path) -> None:
     "Forget a run's LLM answers, so a no-cache or refresh run's report counts only its own (run_pipeline's `force` forgets the rest)."
@@ -593,28 +665,34 @@ def codeocean_run(source: Iterable[dict], out: str | Path | None = None, *, n: i
                   seed: int = 0, embedder: str = "minilm", pool: int | None = 2000, references: Sequence[str] = (),
                   threshold: float = 0.9, round_size: int = 8, endpoint: Endpoint | None = None, root: str | Path | None = None,
                   workers: int | None = None, discriminator: bool = True, cache_mode: str | None = None,
-                  min_lines: int = 3, max_lines: int = 60) -> Run:
-    "Build a CodeOcean dataset of `n` items from raw-code records (`Records` keep their loader's skips); returns the `Run`."
+                  min_lines: int = 3, max_lines: int = 60, samples: int = 1, constrained: bool = True) -> Run:
+    """Build a CodeOcean dataset of `n` items from raw-code records (`Records` keep their loader's skips); returns the `Run`.
+    `samples` candidates per item (the first accepted is kept); `constrained=False` keeps to the plain prompts even where the
+    endpoint enforces schemas."""
     records = source if isinstance(source, Records) else list(source)
     require_candidates(records, min_lines, max_lines)       # before the model starts: no candidates is an input error
     endpoint, mix, cmode = resolve_endpoint(endpoint), parse_mix(mix), resolve_cache_mode(cache_mode)
     workers = workers or default_workers()
+    if samples < 1: raise ValueError(f"samples must be at least 1, got {samples}")
+    support = structured_support(endpoint) if constrained else {}      # recorded in the manifest with the config
     config = {"rules": CODEOCEAN_RULES, "n": n, "mix": mix, "embedder": embedder, "pool": pool, "lines": [min_lines, max_lines],
               "threshold": threshold, "round_size": round_size, "model": endpoint.model, "discriminator": discriminator,
-              "model_identity": model_identity(endpoint), "references": config_hash({"refs": list(references)})}
+              "model_identity": model_identity(endpoint), "references": config_hash({"refs": list(references)}),
+              "samples": samples, "structured": support, "form": structured_form(support)}
     # The LLM answer files live in the run directory, so it is named here rather than by run_pipeline.
     run = Path(out) if out else run_dir("codeocean", {**config, "seed": seed, "input": records_hash(records)}, root=root)
     if cmode != "use": _start_over(run)
     stages = [filter_stage(lambda r: coreset_candidate(r, min_lines, max_lines), "candidates"),
               batch_stage(lambda rs: coreset_items(rs, n, mix, seed, embedder, pool), "coreset", whole=True),
               batch_stage(lambda items: codeocean_generate(items, run, endpoint, seed, round_size, workers=workers,
-                                                           discriminator=discriminator, cache_mode=cmode),
+                                                           discriminator=discriminator, cache_mode=cmode, samples=samples,
+                                                           structured=support),
                           "generate", version=CODEOCEAN_RULES, whole=True),
               batch_stage(lambda items: decontaminate(items, references, threshold, embedder, seed), "decontamination", whole=True),
               map_stage(alpaca_record, "alpaca")]
     def summary(kept: list[dict], rejected: list[Rejection]) -> dict:
         usage = llm_usage(read_results(*(run/f for f in LLM_FILES)), config["model_identity"], cmode)
-        return {**codeocean_summary(kept, rejected, mix), "llm": usage}
+        return {**codeocean_summary(kept, rejected, mix, samples), "llm": usage}
     return run_pipeline(records, stages, run, name="codeocean", config=config, seed=seed, workers=workers,
                         output="codeocean.jsonl", summary=summary, desc="CodeOcean", force=cmode != "use")
 

@@ -313,7 +313,7 @@ def dedup(records: list[dict], threshold: float = 0.8, bands: int = 16, rows: in
     return kept, skips
 
 
-# %% ../nbs/01a_corpus.ipynb #3350cab4
+# %% ../nbs/01a_corpus.ipynb #282aa264
 def dedup_keys(block: list[tuple[int, str]], bands: int = 16, rows: int = 8) -> list[dict]:
     "For each `(index, code)`: an exact-key row (payload: the index) and one row per LSH band (payload: index and token set)."
     out = []
@@ -333,7 +333,7 @@ def dedup_pairs(key: str, payloads: list, threshold: float = 0.8) -> list[tuple[
     members = sorted(payloads, key=lambda p: p[0])
     return [("near", i, j) for a, (i, ti) in enumerate(members) for j, tj in members[a + 1:] if jaccard(ti, tj) >= threshold]
 
-# %% ../nbs/01a_corpus.ipynb #6250d6f4
+# %% ../nbs/01a_corpus.ipynb #5579d2dc
 def dedup_survivors(n: int, edges: Iterable[tuple[str, int, int]]) -> tuple[dict[int, int], dict[int, int]]:
     "Exact and near duplicates of `n` records: `{record: the record it duplicates}` each, as `dedup` would decide."
     exact, near = {}, set()

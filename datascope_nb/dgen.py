@@ -5,6 +5,7 @@
 # %% ../nbs/05_dgen.ipynb #9eb423ce
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -17,21 +18,22 @@ from .apis import extract_apis, parse_code, syntax_error
 from .bench import load_bench
 from .catalogue import load_catalogue
 from .core import config_hash, record_rng, run_dir
-from .llm import (Endpoint, extract_code, generate, llm_usage, model_identity, parse_sections, read_results,
-                              resolve_cache_mode, resolve_endpoint)
+from .llm import (Endpoint, acceptance_at, candidate_params, expand_samples, extract_code, fenced_code_grammar,
+                              generate, llm_usage, model_identity, parse_sections, read_results, resolve_cache_mode,
+                              resolve_endpoint, structured_form, structured_support)
 from .pipeline import Rejection, Run, Stage, batch_stage, default_workers, filter_stage, map_stage, reject, run_pipeline
 from .sandbox import last_stderr_line, run_many
 
 
 # %% auto #0
 __all__ = ['LEVELS', 'KEYWORD_WEIGHTS', 'COMPOUND', 'TERMINAL', 'HEADERS', 'PLACEHOLDERS', 'DGEN_SYSTEM', 'DGEN_PROMPTS',
-           'DGEN_STAGES', 'DGEN_MAX_TOKENS', 'DGEN_EXAMPLE', 'FUNNEL', 'DGEN_RULES', 'catalogue_pools',
-           'sample_api_set', 'api_sets', 'placements', 'sample_skeleton', 'render_skeleton', 'skeleton_keywords',
-           'skeleton_depth', 'control_tree', 'functions', 'skeleton_violations', 'skeleton_function',
-           'matches_skeleton', 'dgen_prompt', 'dgen_generate', 'check_format', 'api_usage', 'execution_program',
-           'dedup', 'reason_kind', 'format_check', 'parse_check', 'api_usage_check', 'skeleton_check',
-           'execution_check', 'dedup_check', 'dgen_checks', 'held_out_apis', 'dgen_items', 'sft_record', 'dgen_summary',
-           'dgen_run']
+           'DGEN_STAGES', 'DGEN_MAX_TOKENS', 'DGEN_EXAMPLE', 'DGEN_SCHEMAS', 'DGEN_SHAPED_PROMPTS',
+           'DGEN_SHAPED_EXAMPLE', 'FILL_GRAMMAR', 'FUNNEL', 'DGEN_RULES', 'catalogue_pools', 'sample_api_set',
+           'api_sets', 'placements', 'sample_skeleton', 'render_skeleton', 'skeleton_keywords', 'skeleton_depth',
+           'control_tree', 'functions', 'skeleton_violations', 'skeleton_function', 'matches_skeleton', 'dgen_prompt',
+           'dgen_generate', 'check_format', 'api_usage', 'execution_program', 'dedup', 'reason_kind', 'format_check',
+           'parse_check', 'api_usage_check', 'skeleton_check', 'execution_check', 'dedup_check', 'dgen_checks',
+           'held_out_apis', 'dgen_items', 'sft_record', 'dgen_summary', 'dgen_run']
 
 # %% ../nbs/05_dgen.ipynb #d49fcf72
 LEVELS: dict[int, dict[str, int]] = {1: {"basic": 5, "advanced": 0}, 2: {"basic": 3, "advanced": 2}, 3: {"basic": 2, "advanced": 4}}
@@ -297,28 +299,70 @@ def _fields(item: dict) -> dict:
     return {**item, "api_list": "\n".join(f"- {a}" for a in item["apis"]), "apis": ", ".join(item["apis"]),
             "skeleton": item.get("skeleton_text", item.get("skeleton", ""))}
 
-def dgen_prompt(item: dict, stage: str) -> list[dict]:
-    "The chat messages for `stage` of `item`: system, the worked example's turn, then the item's request."
-    template = DGEN_PROMPTS[stage]
+# Where the endpoint enforces a shape: the pseudo-code is a list of steps, the problem a field (its solution is the filled
+# function, written under a grammar that admits one fenced block), and simple mode's answer a problem and a solution.
+_STEPS = [s.split(". ", 1)[1] for s in DGEN_EXAMPLE["pseudocode"].splitlines()]
+DGEN_SCHEMAS: dict[str, dict] = {
+    "pseudocode": {"title": "pseudocode", "type": "object", "additionalProperties": False, "required": ["steps"],
+                   "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": 8, "items": {"type": "string", "maxLength": 120}}}},
+    "problem": {"title": "problem", "type": "object", "additionalProperties": False, "required": ["problem"],
+                "properties": {"problem": {"type": "string", "minLength": 20, "maxLength": 400}}},
+    "simple": {"title": "problem_solution", "type": "object", "additionalProperties": False, "required": ["problem", "solution"],
+               "properties": {"problem": {"type": "string", "minLength": 20, "maxLength": 400}, "solution": {"type": "string", "minLength": 10}}},
+}
+DGEN_SHAPED_PROMPTS: dict[str, str] = {
+    "pseudocode": DGEN_PROMPTS["pseudocode"] + " Answer as JSON: the list of steps.",
+    "problem": "Here is a Python function:\n```python\n{code}\n```\nWrite the programming problem this function solves, in 1-4 "
+               "sentences. Answer as JSON with the key problem.",
+    "simple": DGEN_PROMPTS["simple"].split("\nAnswer in this format")[0] + "\nAnswer as JSON with the keys problem (1-4 sentences) "
+              "and solution (the function's code).",
+}
+DGEN_SHAPED_EXAMPLE: dict[str, str] = {
+    "pseudocode": json.dumps({"steps": _STEPS}),
+    "problem": json.dumps({"problem": DGEN_EXAMPLE["problem"].split("\n")[0].removeprefix("Problem: ")}),
+    "simple": json.dumps({"problem": DGEN_EXAMPLE["problem"].split("\n")[0].removeprefix("Problem: "), "solution": _EX_CODE}),
+}
+FILL_GRAMMAR = fenced_code_grammar("python", 60)
+
+def dgen_prompt(item: dict, stage: str, structured: bool = False) -> list[dict]:
+    "The chat messages for `stage` of `item`: system, the worked example's turn, then the item's request (JSON-shaped if `structured`)."
+    shaped = structured and stage in DGEN_SHAPED_PROMPTS
+    template = DGEN_SHAPED_PROMPTS[stage] if shaped else DGEN_PROMPTS[stage]
     return [{"role": "system", "content": DGEN_SYSTEM.format(library=item["library"])},
             {"role": "user", "content": template.format(**_fields(DGEN_EXAMPLE))},
-            {"role": "assistant", "content": DGEN_EXAMPLE[stage]},
+            {"role": "assistant", "content": DGEN_SHAPED_EXAMPLE[stage] if shaped else DGEN_EXAMPLE[stage]},
             {"role": "user", "content": template.format(**_fields(item))}]
 
 # %% ../nbs/05_dgen.ipynb #729f3349
 def dgen_generate(items: Sequence[dict], run: Path, endpoint: Endpoint | None = None, mode: str = "chain",
-                  concurrency: int = 2, cache_mode: str | None = None) -> list[dict]:
-    "Run the prompt chain (`chain`) or the one-step prompt (`simple`) over `items`; adds `final` (and the chain's steps)."
+                  concurrency: int = 2, cache_mode: str | None = None, structured: Mapping[str, bool] | None = None,
+                  seed: int = 0, sampled: bool = False) -> list[dict]:
+    """Run the prompt chain (`chain`) or the one-step prompt (`simple`) over `items`; adds `final` (and the chain's steps).
+    `structured` is the endpoint's `structured_support`: where a form is enforced, the steps in `DGEN_SCHEMAS` answer JSON
+    (`answer` holds the last), the fill step is held to one fenced block (`fill_code`), and a reply that breaks its schema stops
+    the item (`format_error`). `sampled`: candidates after the first are drawn with their own seed (`candidate_params`)."""
     if mode not in DGEN_STAGES: raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(DGEN_STAGES)}")
+    form = structured_form(structured or {})
+    shaped, grammar = form != "plain", bool((structured or {}).get("grammar"))
     items = [dict(it) for it in items]
     for stage in DGEN_STAGES[mode]:
-        res = generate(items, lambda it, s=stage: dgen_prompt(it, s), run/f"llm-{stage}.jsonl", endpoint,
-                       max_tokens=DGEN_MAX_TOKENS[stage], concurrency=concurrency, desc=f"dgen {stage}", cache_mode=cache_mode)
-        for it, r in zip(items, res):
+        live = [it for it in items if not it.get("format_error")]
+        schema = DGEN_SCHEMAS.get(stage) if shaped else None
+        res = generate(live, lambda it, s=stage: dgen_prompt(it, s, shaped), run/f"llm-{stage}.jsonl", endpoint,
+                       max_tokens=DGEN_MAX_TOKENS[stage], concurrency=concurrency, desc=f"dgen {stage}", cache_mode=cache_mode,
+                       schema=schema, form=form, grammar=FILL_GRAMMAR if stage == "fill" and grammar else None,
+                       record_params=(lambda c: candidate_params(c, seed)) if sampled else None)
+        for it, r in zip(live, res):
             text = (r["text"] or "").strip()
-            if stage == "fill": it["code"] = extract_code(text, "python")[0] or text
-            else: it[stage] = text
             it["final"], it["llm_error"] = text, r["error"]
+            if schema is not None and not r["error"]:
+                if r["schema_error"]: it["format_error"] = (r["schema_error"], f"{stage}: {r['schema_detail']}"); continue
+                if stage == "pseudocode": it["pseudocode"] = "\n".join(f"{n}. {s}" for n, s in enumerate(r["value"]["steps"], 1))
+                else: it["answer"] = r["value"]
+            elif stage == "fill":
+                it["fill_code"] = extract_code(text, "python")[0]
+                it["code"] = it["fill_code"] or text
+            else: it[stage] = text
     return items
 
 # %% ../nbs/05_dgen.ipynb #56edbd46
@@ -359,11 +403,14 @@ def _shingles(text: str, k: int = 3) -> set[str]:
     words = re.findall(r"\w+|[^\w\s]", text.lower())
     return {" ".join(words[i:i + k]) for i in range(max(1, len(words) - k + 1))}
 
-def dedup(items: Sequence[dict], threshold: float = 0.8, num_perm: int = 128) -> list[str | None]:
-    "For each item (with `problem` and `solution`), None if kept, else why it duplicates an earlier kept item."
+def dedup(items: Sequence[dict], threshold: float = 0.8, num_perm: int = 128, group=None) -> list[str | None]:
+    """For each item (with `problem` and `solution`), None if kept, else why it duplicates an earlier kept item; with `group`
+    (candidates of one item share a group), also when an earlier candidate of its group was kept."""
     from datasketch import MinHash, MinHashLSH
-    lsh, problems, solutions, out = MinHashLSH(threshold=threshold, num_perm=num_perm), {}, {}, []
+    lsh, problems, solutions, out, taken = MinHashLSH(threshold=threshold, num_perm=num_perm), {}, {}, [], {}
     for it in items:
+        g = group(it) if group else None
+        if g is not None and g in taken: out.append(f"sample_not_needed:{taken[g]}"); continue
         p, s = _normal(it["problem"]), _normal(it["solution"])
         if p in problems: out.append(f"exact_problem:{problems[p]}"); continue
         if s in solutions: out.append(f"exact_solution:{solutions[s]}"); continue
@@ -372,6 +419,7 @@ def dedup(items: Sequence[dict], threshold: float = 0.8, num_perm: int = 128) ->
         near = sorted(lsh.query(m))
         if near: out.append(f"near:{near[0]}"); continue
         lsh.insert(it["id"], m); problems[p] = solutions[s] = it["id"]; out.append(None)
+        if g is not None: taken[g] = it["id"]
     return out
 
 # %% ../nbs/05_dgen.ipynb #b6d4fb6d
@@ -381,7 +429,14 @@ def reason_kind(message: str) -> str:
 
 # %% ../nbs/05_dgen.ipynb #e3138d61
 def format_check(item: dict) -> dict | Rejection:
-    "Stage `format`: the final answer has a Problem section and a fenced solution (adds `problem`, `solution`)."
+    """Stage `format`: the final answer has a Problem section and a fenced solution (adds `problem`, `solution`); a structured
+    answer has its problem, and its solution is simple mode's field or else the filled function; a schema error is the reason."""
+    if item.get("format_error"): return reject(*item["format_error"], item)
+    if "answer" in item:
+        sol = item["answer"].get("solution")
+        code = (extract_code(sol, "python")[0] if "```" in sol else sol) if sol is not None else item.get("fill_code")
+        if not code or not code.strip(): return reject("no_code_block", "no complete code block in the fill step's answer", item)
+        return {**item, "problem": item["answer"]["problem"].strip(), "solution": code}
     problem, code, why = check_format(item.get("final"))
     if why:
         why = f"llm_error: {item['llm_error']}" if item.get("llm_error") else why
@@ -418,8 +473,9 @@ def execution_check(items: Sequence[dict], timeout: float = 10.0, workers: int =
     return out
 
 def dedup_check(items: Sequence[dict], threshold: float = 0.8) -> list[dict | Rejection]:
-    "Stage `dedup`: an item that repeats or nearly repeats an earlier kept one stops, naming it."
-    return [it if why is None else reject(reason_kind(why), why, it) for it, why in zip(items, dedup(items, threshold))]
+    "Stage `dedup`: an item that repeats or nearly repeats an earlier kept one stops, naming it; so does a candidate whose item is kept."
+    whys = dedup(items, threshold, group=lambda it: it.get("item"))
+    return [it if why is None else reject(reason_kind(why), why, it) for it, why in zip(items, whys)]
 
 # %% ../nbs/05_dgen.ipynb #eef310d8
 def dgen_checks(catalogue: Sequence[dict] = (), min_api_fraction: float = 1.0, timeout: float = 10.0, workers: int = 2,
@@ -432,7 +488,7 @@ def dgen_checks(catalogue: Sequence[dict] = (), min_api_fraction: float = 1.0, t
             batch_stage(partial(dedup_check, threshold=dedup_threshold), "dedup", whole=True)]
 
 # %% ../nbs/05_dgen.ipynb #e2c48138
-DGEN_RULES = 1   # bump when the funnel's rules change, so cached runs are not reused
+DGEN_RULES = 2   # bump when the funnel's rules change, so cached runs are not reused
 
 def held_out_apis(library: str) -> set[str]:
     "The APIs Bench's problems for `library` are about (empty when Bench is not built)."
@@ -452,17 +508,18 @@ def dgen_items(catalogue: Sequence[dict], level: int, n: int, seed: int = 0, exc
 # %% ../nbs/05_dgen.ipynb #88175f39
 def sft_record(item: dict) -> dict:
     "The SFT record of an accepted item."
-    return {"id": f"dgen:{item['id']}", "instruction": item["problem"], "output": item["solution"], "language": "python",
+    return {"id": f"dgen:{item.get('item', item['id'])}", "instruction": item["problem"], "output": item["solution"], "language": "python",
             "source": f"dgen:{item['library']}",
             "meta": {"level": item["level"], "apis": item["apis"], "skeleton": render_skeleton(item["skeleton"]),
-                     "api_fraction": item["api_fraction"], "called": item.get("called")}}
+                     "api_fraction": item["api_fraction"], "called": item.get("called"),
+                     **({"sample": item["sample"]} if "item" in item else {})}}
 
 # %% ../nbs/05_dgen.ipynb #312e6dcb
 def dgen_summary(items: Sequence[dict], kept: Sequence[dict], rejected: Sequence[Rejection], catalogue: Sequence[dict],
-                 held_out: int = 0, llm: dict | None = None) -> dict:
+                 held_out: int = 0, llm: dict | None = None, samples: int = 1) -> dict:
     "Dgen's numbers for `report.json`: API fraction, catalogue coverage (requested, accepted), skeleton keywords and sizes."
-    fractions = {r.id: r.record["api_fraction"] for r in rejected if "api_fraction" in (r.record or {})}
-    fractions |= {r["id"].removeprefix("dgen:"): r["meta"]["api_fraction"] for r in kept}
+    fractions = {r.record.get("item", r.id): f for r in rejected if (f := (r.record or {}).get("api_fraction")) is not None}
+    fractions |= {r["id"].removeprefix("dgen:"): r["meta"]["api_fraction"] for r in kept}   # an item's accepted candidate wins
     ordered = [fractions[it["id"]] for it in items if it["id"] in fractions]
     size = len(catalogue)
     return {"api_fraction_mean": round(sum(ordered) / len(ordered), 4) if ordered else None, "catalogue_apis": size,
@@ -470,32 +527,43 @@ def dgen_summary(items: Sequence[dict], kept: Sequence[dict], rejected: Sequence
             "coverage_accepted": round(len({a for r in kept for a in r["meta"]["apis"]}) / size, 4),
             "keywords": dict(sum((skeleton_keywords(it["skeleton"]) for it in items), Counter())),
             "skeleton_sizes": dict(Counter(it["skeleton"]["n"] for it in items)), "held_out": held_out,
+            **({"samples": samples, "items": len(items),
+                "acceptance_at": acceptance_at([r["meta"].get("sample", 0) for r in kept] + [None] * (len(items) - len(kept)), samples),
+                "candidates": dict(Counter("passed, not needed" if r.reason == "sample_not_needed" else r.stage for r in rejected)
+                                   + Counter({"accepted": len(kept)}))} if samples > 1 else {}),
             **({"llm": llm} if llm is not None else {})}
 
 # %% ../nbs/05_dgen.ipynb #15b63018
 def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0, mode: str = "chain",
              coverage: bool = False, holdout: bool = True, min_api_fraction: float = 1.0, endpoint: Endpoint | None = None,
              out: str | Path | None = None, root: str | Path | None = None, workers: int | None = None,
-             catalogue: Sequence[dict] | None = None, cache_mode: str | None = None) -> Run:
-    "Synthesise and validate Dgen data for `library` as a pipeline run into `out` (default: a directory under `root` keyed by the config)."
+             catalogue: Sequence[dict] | None = None, cache_mode: str | None = None, samples: int = 1, constrained: bool = True) -> Run:
+    """Synthesise and validate Dgen data for `library` as a pipeline run into `out` (default: a directory under `root` keyed by the
+    config). `samples` candidates per item each go through the whole funnel, and the first accepted is kept; `constrained=False`
+    keeps to the plain prompts even where the endpoint enforces schemas."""
     if mode not in DGEN_STAGES: raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(DGEN_STAGES)}")
     endpoint, cmode, workers = resolve_endpoint(endpoint), resolve_cache_mode(cache_mode), workers or default_workers()
     catalogue = list(catalogue or load_catalogue(library))
+    if samples < 1: raise ValueError(f"samples must be at least 1, got {samples}")
+    support = structured_support(endpoint) if constrained else {}        # recorded in the manifest with the config
     exclude = sorted(held_out_apis(library)) if holdout else []
     config = {"stage": "dgen", "rules": DGEN_RULES, "library": library, "n": n, "level": level, "seed": seed, "mode": mode,
               "coverage": coverage, "min_api_fraction": min_api_fraction, "model": endpoint.model,
               "model_identity": model_identity(endpoint),
-              "prompts": config_hash({"p": DGEN_PROMPTS, "x": DGEN_EXAMPLE, "s": DGEN_SYSTEM}),
+              "prompts": config_hash({"p": DGEN_PROMPTS, "x": DGEN_EXAMPLE, "s": DGEN_SYSTEM, "shaped": [DGEN_SCHEMAS, DGEN_SHAPED_PROMPTS,
+                                                                                                   DGEN_SHAPED_EXAMPLE]}),
+              "samples": samples, "structured": support, "form": structured_form(support),
               "catalogue": config_hash({"apis": [e["api"] for e in catalogue]}), "exclude": config_hash({"x": exclude})}
     # Generation keeps its answers in the run directory, so it must know that directory before run_pipeline starts:
     # until the pipeline tells its stages where they run, it is chosen here.
     run = Path(out) if out else run_dir("dgen", config, root=root)
     items = dgen_items(catalogue, level, n, seed, exclude, coverage)
-    generation = batch_stage(lambda its: dgen_generate(its, run, endpoint, mode, concurrency=workers, cache_mode=cmode),
+    generation = batch_stage(lambda its: dgen_generate(its, run, endpoint, mode, concurrency=workers, cache_mode=cmode,
+                                                       structured=support, seed=seed, sampled=samples > 1),
                              "generate", whole=True)
     def summary(kept: list[dict], rejected: list[Rejection]) -> dict:
         usage = llm_usage(read_results(*(run/f"llm-{s}.jsonl" for s in DGEN_STAGES[mode])), config["model_identity"], cmode)
-        return dgen_summary(items, kept, rejected, catalogue, len(exclude), usage)
-    return run_pipeline(items, [generation, *dgen_checks(catalogue, min_api_fraction, workers=workers), map_stage(sft_record, "sft")],
+        return dgen_summary(items, kept, rejected, catalogue, len(exclude), usage, samples)
+    return run_pipeline(expand_samples(items, samples), [generation, *dgen_checks(catalogue, min_api_fraction, workers=workers), map_stage(sft_record, "sft")],
                         run, name="dgen", config=config, seed=seed, workers=workers, output="dgen.jsonl", summary=summary,
                         desc=f"dgen {library}", force=cmode != "use")   # asking the model again: no finished run or shard counts

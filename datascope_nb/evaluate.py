@@ -17,7 +17,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .bench import BENCH_LIBRARIES, bench_completion, bench_path, bench_program, bench_prompt, build_bench, load_bench
+from .bench import (BENCH_LIBRARIES, bench_completion, bench_path, bench_program, bench_prompt, build_bench, calls_api,
+                                load_bench)
 from .core import Records, config_hash, content_hash, data_file, load_rows, package_file, read_rows, run_dir, usable, write_jsonl
 from .lintseq import DIFF_TOKEN, lintseq_program, lintseq_prompt
 from .llm import (Endpoint, checkpoint_identity, cut_at_stop, extract_code, generate, generate_local, llm_usage,
@@ -283,12 +284,12 @@ def generate_bench(problems: Sequence[dict], out: str | Path, endpoint: Endpoint
 SCORING: dict[str, dict] = {      # how each benchmark's samples run in the sandbox
     "humaneval": {"program": humaneval_program, "timeout": 3.0, "memory_mb": 1024, "site_packages": False},
     "mbpp": {"program": mbpp_program, "timeout": 10.0, "memory_mb": 1024, "site_packages": False},
-    "bench": {"program": bench_program, "timeout": 10.0, "memory_mb": 2048, "site_packages": True},
+    "bench": {"program": bench_program, "timeout": 30.0, "memory_mb": 2048, "site_packages": True},
 }
 
-def score_bench(samples: Sequence[dict], problems: Sequence[dict], workers: int = 2, timeout: float = 10.0,
+def score_bench(samples: Sequence[dict], problems: Sequence[dict], workers: int = 2, timeout: float = 30.0,
                 desc: str | None = "Bench", out: str | Path | None = None) -> list[dict]:
-    "`score_samples` with Bench's hidden tests: site-packages on, a longer timeout and more memory for the libraries."
+    "`score_samples` with Bench's hidden tests: site-packages on, more memory, and 30 s (a figure problem runs every variant twice)."
     return score_samples(samples, problems, workers, timeout, 2048, desc, program=bench_program, site_packages=True, out=out)
 
 # %% ../nbs/09_evaluate.ipynb #e46a7f22
@@ -328,7 +329,7 @@ def cluster_scores(texts: Sequence[str], labels: Sequence[str], embedder: str = 
 # %% ../nbs/09_evaluate.ipynb #306eb804
 def bench_report(problems: Sequence[dict], samples: Sequence[dict], results: Sequence[dict], ks: Sequence[int] = (1,),
                  embedder: str = "minilm") -> dict:
-    "Per library: pass@k, CodeBLEU, cyclomatic complexity (samples and references), and cluster scores by API family."
+    "Per library: pass@k, the share of samples that call the problem's API, CodeBLEU, cyclomatic complexity (samples and references), and cluster scores by API family."
     by_id = {p["task_id"]: p for p in problems}
     out = {}
     for lib in sorted({by_id[s["task_id"]]["library"] for s in samples}):
@@ -336,6 +337,8 @@ def bench_report(problems: Sequence[dict], samples: Sequence[dict], results: Seq
         cc = [c for s, _ in mine if (c := cyclomatic(s["completion"])) is not None]
         refs = {s["task_id"]: by_id[s["task_id"]]["reference"] for s, _ in mine}
         out[lib] = {**{k: v for k, v in pass_at_k_report([r for _, r in mine], ks).items() if k != "per_problem"},
+                    # Passing and calling the named API are apart: a solution may pass with another API.
+                    "calls_api": float(np.mean([calls_api(by_id[s["task_id"]], s["completion"]) for s, _ in mine])),
                     "codebleu": float(np.mean([codebleu_score(s["completion"], refs[s["task_id"]]) for s, _ in mine])),
                     "cyclomatic": float(np.mean(cc)) if cc else None, "parsed": len(cc),
                     "cyclomatic_reference": float(np.mean([cyclomatic(r) for r in refs.values()])),

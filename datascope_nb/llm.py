@@ -27,16 +27,20 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .core import check_unique_ids, fenced_blocks, language_tag, progress, runs_home, write_json, write_jsonl
+from .core import (check_unique_ids, fenced_blocks, language_tag, progress, record_seed, runs_home, write_json,
+                               write_jsonl)
 
 # %% auto #0
 __all__ = ['SMOLLM2_FILE', 'EMBEDDED_MODEL', 'WEIGHTS_SIDECAR', 'TRAINING_STATE', 'VOLATILE_MODEL_FIELDS', 'CACHE_VERSION',
-           'CACHE_MODES', 'RETRY_STATUSES', 'Endpoint', 'identity_id', 'configured_endpoint', 'smollm2_path',
-           'free_port', 'server_healthy', 'EmbeddedServer', 'embedded_server', 'weights_files', 'weights_hash',
-           'served_model', 'identify', 'model_identity', 'checkpoint_identity', 'resolve_endpoint',
-           'resolve_cache_mode', 'request_key', 'ResponseCache', 'backoff_delay', 'complete', 'read_results',
-           'llm_usage', 'run_coroutine', 'generate', 'load_local_model', 'cut_at_stop', 'decode_reply',
-           'generate_local', 'extract_code', 'parse_sections']
+           'CACHE_MODES', 'STRUCTURED_FORMS', 'YES_NO_GRAMMAR', 'RETRY_STATUSES', 'PROBE_VERSION', 'PROBE_SCHEMA',
+           'PROBE_GRAMMAR', 'PROBE_PROMPT', 'SAMPLE_TEMPERATURE', 'BENCH_SCHEMA', 'BENCH_ANIMALS', 'Endpoint',
+           'identity_id', 'configured_endpoint', 'smollm2_path', 'free_port', 'server_healthy', 'EmbeddedServer',
+           'embedded_server', 'weights_files', 'weights_hash', 'served_model', 'identify', 'model_identity',
+           'checkpoint_identity', 'resolve_endpoint', 'resolve_cache_mode', 'request_key', 'ResponseCache',
+           'json_schema', 'schema_name', 'structured_request', 'check_reply', 'fenced_code_grammar', 'backoff_delay',
+           'complete', 'read_results', 'llm_usage', 'run_coroutine', 'generate', 'structured_support',
+           'structured_form', 'expand_samples', 'candidate_params', 'acceptance_at', 'load_local_model', 'cut_at_stop',
+           'decode_reply', 'generate_local', 'extract_code', 'parse_sections', 'bench_prompts', 'bench_llm']
 
 # %% ../nbs/03_llm.ipynb #950ea359
 @dataclass(frozen=True)
@@ -274,6 +278,52 @@ class ResponseCache:
 
     def __len__(self) -> int: return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
+# %% ../nbs/03_llm.ipynb #54bcfeaa
+STRUCTURED_FORMS = ("json_object", "json_schema", "plain")
+
+def json_schema(schema) -> dict:
+    "The JSON schema of `schema`: a dict as it is, or a pydantic model class's `model_json_schema()`."
+    if isinstance(schema, Mapping): return dict(schema)
+    if hasattr(schema, "model_json_schema"): return schema.model_json_schema()
+    raise TypeError(f"a schema is a JSON schema dict or a pydantic model class, not {type(schema).__name__}")
+
+def schema_name(schema: Mapping) -> str:
+    "The name OpenAI's `json_schema` form needs: the schema's title in `[A-Za-z0-9_-]`, at most 64 characters."
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(schema.get("title") or "answer"))[:64] or "answer"
+
+def structured_request(schema: Mapping | None, form: str | None, grammar: str | None = None) -> dict:
+    "The request fields that ask for `schema` in `form` (and raw GBNF `grammar`), as keyword arguments of the `openai` client."
+    if form is not None and form not in STRUCTURED_FORMS: raise ValueError(f"unknown form {form!r}; choose one of {STRUCTURED_FORMS}")
+    out: dict = {}
+    if schema is not None and form == "json_object": out["response_format"] = {"type": "json_object", "schema": dict(schema)}
+    elif schema is not None and form == "json_schema":
+        out["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name(schema), "schema": dict(schema)}}
+    if grammar is not None: out["extra_body"] = {"grammar": grammar}      # a field the client does not know: sent as is
+    return out
+
+# %% ../nbs/03_llm.ipynb #f48e9c61
+def check_reply(text: str | None, schema: Mapping) -> tuple[object, str | None, str | None]:
+    "`(value, None, None)` if `text` is one JSON value valid under `schema`, else `(None, 'schema:<why>', detail)`; never coerced."
+    import jsonschema
+    if not text or not text.strip(): return None, "schema:empty_reply", "no text"
+    # strict=False: llama.cpp's schema grammar (llama-cpp-python 0.3) lets raw newlines and tabs into strings; they are read as
+    # themselves. The value is never repaired: anything else that is not JSON, or not the schema's shape, is a reason.
+    try: value = json.loads(text, strict=False)
+    except json.JSONDecodeError as e: return None, "schema:not_json", f"{e.msg} at character {e.pos}"
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(dict(schema)).iter_errors(value))
+    if err is None: return value, None, None
+    where = ".".join(map(str, err.absolute_path)) or "(root)"
+    return None, f"schema:{err.validator}", f"{where}: {err.message[:200]}"
+
+# %% ../nbs/03_llm.ipynb #61114fb1
+def fenced_code_grammar(language: str = "python", max_lines: int = 60) -> str:
+    "GBNF for one fenced block of `language` with 1..`max_lines` lines and nothing around it."
+    tag = language_tag(language)
+    return (f'root ::= "```{tag}\\n" line{{1,{max_lines}}} "```"\n'
+            'line ::= [^`\\n]* "\\n"\n')
+
+YES_NO_GRAMMAR = 'root ::= "yes" | "no"\n'       # one word, for a judgement with nothing to parse
+
 # %% ../nbs/03_llm.ipynb #063a3ed7
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -295,29 +345,45 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, openai.APIStatusError) and exc.status_code in RETRY_STATUSES
 
 async def complete(client, endpoint: Endpoint, prompt: Sequence[dict] | str, params: dict, sample: int = 0,
-                   cache: ResponseCache | None = None, max_attempts: int = 6, timeout: float = 60.0,
-                   base_delay: float = 0.5, max_delay: float = 20.0, cache_mode: str = "use") -> dict:
-    "One completion with caching (`cache_mode`) and retries: chat for a message list, plain completion for a string. Never raises."
-    key = request_key(endpoint, [{"role": "raw", "content": prompt}] if isinstance(prompt, str) else prompt, params, sample)
+                   cache: ResponseCache | None = None, max_attempts: int = 6, timeout: float | None = None,
+                   base_delay: float = 0.5, max_delay: float = 20.0, cache_mode: str = "use", schema=None,
+                   form: str | None = None, grammar: str | None = None) -> dict:
+    """One completion with caching (`cache_mode`) and retries: chat for a message list, plain completion for a string. Never raises.
+    With `schema` (a JSON schema or pydantic model) the request asks for it in `form` and the reply is validated here: the result
+    has `value`, or `schema_error` (`schema:<why>`) and `schema_detail`. `grammar` is raw GBNF, for servers that take it."""
+    # A loaded CPU can take minutes over a long prompt: `$DATASCOPE_LLM_TIMEOUT` (seconds) raises the 60 s default.
+    timeout = timeout if timeout is not None else float(os.environ.get("DATASCOPE_LLM_TIMEOUT") or 60.0)
+    schema = json_schema(schema) if schema is not None else None
+    shape = structured_request(schema, form, grammar)
+    # The shape asked for is part of the request, so of its key: the same prompt under another schema is another answer.
+    key = request_key(endpoint, [{"role": "raw", "content": prompt}] if isinstance(prompt, str) else prompt, {**params, **shape}, sample)
+    checked = lambda out: {**out, **(_checked(out["text"], schema) if schema is not None else {})}
     if cache is not None and cache_mode == "use" and (hit := cache.get(key)) is not None:
-        return {**hit, "attempts": 0, "cached": True}
+        return checked({**hit, "attempts": 0, "cached": True})
     error = None
     for attempt in range(1, max_attempts + 1):
         try:
             if isinstance(prompt, str):
-                resp = await client.completions.create(model=endpoint.model, prompt=prompt, timeout=timeout, **params)
+                resp = await client.completions.create(model=endpoint.model, prompt=prompt, timeout=timeout, **params, **shape)
                 text = resp.choices[0].text
             else:
-                resp = await client.chat.completions.create(model=endpoint.model, messages=list(prompt), timeout=timeout, **params)
+                resp = await client.chat.completions.create(model=endpoint.model, messages=list(prompt), timeout=timeout,
+                                                            **params, **shape)
                 text = resp.choices[0].message.content
-            out = {"text": text or "", "error": None, "finish_reason": resp.choices[0].finish_reason}
+            usage = getattr(resp, "usage", None)
+            out = {"text": text or "", "error": None, "finish_reason": resp.choices[0].finish_reason,
+                   "tokens": getattr(usage, "completion_tokens", None)}
             if cache is not None: cache.put(key, out, replace=cache_mode == "refresh")
-            return {**out, "attempts": attempt, "cached": False}
+            return checked({**out, "attempts": attempt, "cached": False})
         except Exception as exc:                   # noqa: BLE001 - classified just below
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
             if not _retryable(exc) or attempt == max_attempts: break
             await asyncio.sleep(backoff_delay(attempt, base_delay, max_delay, _retry_after(exc)))
-    return {"text": None, "error": error, "finish_reason": None, "attempts": attempt, "cached": False}
+    return checked({"text": None, "error": error, "finish_reason": None, "attempts": attempt, "cached": False})
+
+def _checked(text: str | None, schema: dict) -> dict:
+    value, why, detail = check_reply(text, schema)
+    return {"value": value, "schema_error": why, "schema_detail": detail}
 
 # %% ../nbs/03_llm.ipynb #d12f8049
 def _read_done(out: Path) -> dict[tuple[str, int], dict]:
@@ -360,7 +426,8 @@ def llm_usage(results: Iterable[dict], identity: Mapping | None = None, mode: st
             **({"cache_mode": mode} if mode else {}), **({"model_identity": dict(identity)} if identity else {})}
 
 # %% ../nbs/03_llm.ipynb #739d8ab5
-async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, cache, out, concurrency, desc, **request_kw) -> None:
+async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, cache, out, concurrency, desc, record_params=None,
+                    grammar=None, **request_kw) -> None:
     import openai
     client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0)
     sem = asyncio.Semaphore(concurrency)
@@ -368,8 +435,10 @@ async def _generate(todo: list[tuple[dict, int]], prompt_fn, endpoint, params, c
     bar = progress(total=len(todo), desc=desc)
     async def one(rec: dict, sample: int) -> None:
         prompt = prompt_fn(rec)
+        shape = dict(request_kw, grammar=grammar(rec)) if callable(grammar) else dict(request_kw, grammar=grammar)
         async with sem:
-            res = await complete(client, endpoint, prompt, params, sample, cache, **request_kw)
+            res = await complete(client, endpoint, prompt, {**params, **record_params(rec)} if record_params else params, sample,
+                                 cache, **shape)
         _append(fd, {"id": rec["id"], "sample": sample, "model": endpoint.model, "model_id": endpoint.model_id, "prompt": prompt,
                      **res})
         bar.update(1)
@@ -388,8 +457,12 @@ def run_coroutine(coro):
 def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | str], out: str | Path, endpoint: Endpoint | None = None,
              n: int = 1, temperature: float = 0.0, max_tokens: int = 256, seed: int = 0, concurrency: int = 4,
              cache: ResponseCache | bool = True, retry_errors: bool = False, stop: Sequence[str] | None = None,
-             top_p: float | None = None, desc: str | None = "generating", cache_mode: str | None = None, **request_kw) -> list[dict]:
-    "Ask for `n` samples per record, appending results to `out` (resumable); returns all results in (record, sample) order."
+             top_p: float | None = None, desc: str | None = "generating", cache_mode: str | None = None, schema=None,
+             form: str | None = None, grammar: str | Callable[[dict], str | None] | None = None, record_params: Callable[[dict], dict] | None = None,
+             **request_kw) -> list[dict]:
+    """Ask for `n` samples per record, appending results to `out` (resumable); returns all results in (record, sample) order.
+    `schema` asks for (and validates) a JSON shape in `form`, by default the one the endpoint is probed to honour; `grammar`
+    is raw GBNF (or a function of the record giving it); `record_params(record)` adds sampling parameters of the record's own (a seed per candidate, say)."""
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     records = list(records)
     check_unique_ids([r.get("id") for r in records], "generate keys its results by (id, sample)")
@@ -397,6 +470,7 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     # `cache or None` would be wrong: an empty cache has length 0 and so is falsy.
     cache = ResponseCache() if cache is True else (None if cache is False or cache is None else cache)
     mode = resolve_cache_mode(cache_mode)
+    if schema is not None and form is None: form = structured_form(structured_support(endpoint, cache))
     requested = {(r["id"], s) for r in records for s in range(n)}
     done = _reusable(_read_done(out), out, requested, endpoint.model_id, mode, retry_errors)
     todo = [(r, s) for r in records for s in range(n) if (r["id"], s) not in done]
@@ -407,9 +481,72 @@ def generate(records: Iterable[dict], prompt_fn: Callable[[dict], list[dict] | s
     for s in sorted({s for _, s in todo}):
         group = [(r, t) for r, t in todo if t == s]
         run_coroutine(_generate(group, prompt_fn, endpoint, {**params, "seed": seed + s} if n > 1 else params, cache, out,
-                                concurrency, desc, cache_mode=mode, **request_kw))
+                                concurrency, desc, record_params, grammar, cache_mode=mode, schema=schema, form=form,
+                                **request_kw))
     done = _read_done(out)
-    return [done[(r["id"], s)] for r in records for s in range(n)]
+    # Lines read back are validated again: the schema asked for now decides, not the one a resumed file was written under.
+    recheck = lambda line: {**line, **_checked(line["text"], json_schema(schema))} if schema is not None and not line["error"] else line
+    return [recheck(done[(r["id"], s)]) for r in records for s in range(n)]
+
+# %% ../nbs/03_llm.ipynb #c8fdf8a2
+PROBE_VERSION = 1
+PROBE_SCHEMA: dict = {"title": "probe", "type": "object", "additionalProperties": False, "required": ["word", "number"],
+                      "properties": {"word": {"enum": ["quokka-7421"]}, "number": {"enum": [7421]}}}
+PROBE_GRAMMAR = 'root ::= "quokka-7421"\n'
+PROBE_PROMPT = [{"role": "user", "content": "Name a colour."}]
+# A server's answer to a form it does not take: a 4xx that says so; anything else (5xx, timeouts) may go away.
+_DECIDED_ERRORS = ("BadRequestError", "UnprocessableEntityError", "NotFoundError")
+
+def _probe_key(endpoint: Endpoint) -> str:
+    return hashlib.sha256(json.dumps({"probe": PROBE_VERSION, "identity": endpoint.identity,
+                                      "base_url": endpoint.base_url.rstrip("/")}, sort_keys=True).encode()).hexdigest()
+
+async def _probe(endpoint: Endpoint, max_tokens: int) -> dict:
+    import openai
+    client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0)
+    params = {"temperature": 0.0, "max_tokens": max_tokens}
+    try:
+        asks = {"json_object": dict(schema=PROBE_SCHEMA, form="json_object"), "json_schema": dict(schema=PROBE_SCHEMA, form="json_schema"),
+                "grammar": dict(grammar=PROBE_GRAMMAR)}
+        return {name: await complete(client, endpoint, PROBE_PROMPT, params, max_attempts=3, base_delay=0.2, **kw)
+                for name, kw in asks.items()}
+    finally: await client.close()
+
+def structured_support(endpoint: Endpoint, cache: ResponseCache | bool = True, refresh: bool = False, max_tokens: int = 32) -> dict:
+    "Which forms `endpoint` really enforces, `{json_object, json_schema, grammar}` as booleans: probed once, then cached."
+    endpoint = identify(endpoint)
+    cache = ResponseCache() if cache is True else (None if cache is False or cache is None else cache)
+    key = _probe_key(endpoint)
+    if cache is not None and not refresh and (hit := cache.get(key)) is not None: return hit
+    res = run_coroutine(_probe(endpoint, max_tokens))
+    support = {name: (r["schema_error"] is None if "schema_error" in r else (r["text"] or "").strip() == "quokka-7421")
+               and r["error"] is None for name, r in res.items()}
+    if cache is not None and all(r["error"] is None or r["error"].startswith(_DECIDED_ERRORS) for r in res.values()):
+        cache.put(key, support, replace=True)
+    return support
+
+def structured_form(support: Mapping[str, bool]) -> str:
+    "The form to ask in: llama.cpp's `json_object` where it is enforced, else OpenAI's `json_schema`, else `plain`."
+    return "json_object" if support.get("json_object") else "json_schema" if support.get("json_schema") else "plain"
+
+# %% ../nbs/03_llm.ipynb #c4351f55
+SAMPLE_TEMPERATURE = 0.8
+
+def expand_samples(items: Sequence[dict], samples: int = 1) -> list[dict]:
+    "`samples` candidates per item, item by item (`id` `item#s`, with `item` and `sample`); with one sample, the items unchanged."
+    if samples < 1: raise ValueError(f"samples must be at least 1, got {samples}")
+    if samples == 1: return [dict(it) for it in items]
+    return [{**it, "id": f"{it['id']}#{s}", "item": it["id"], "sample": s} for it in items for s in range(samples)]
+
+def candidate_params(candidate: dict, seed: int = 0, temperature: float = SAMPLE_TEMPERATURE) -> dict:
+    "Sampling parameters of one candidate: none for sample 0 (the greedy answer), else `temperature` and a seed of its own."
+    s = candidate.get("sample", 0)
+    return {} if s == 0 else {"temperature": temperature, "seed": record_seed(seed, f"{candidate.get('item', candidate['id'])}#{s}") % 2**31}
+
+def acceptance_at(first_accepted: Sequence[int | None], samples: int) -> dict[str, float]:
+    "For k = 1..`samples`, the share of items whose first accepted sample is below k (None: never accepted)."
+    n = max(len(first_accepted), 1)
+    return {str(k): round(sum(s is not None and s < k for s in first_accepted) / n, 4) for k in range(1, samples + 1)}
 
 # %% ../nbs/03_llm.ipynb #48363448
 def load_local_model(checkpoint: str | Path, device: str | None = None, training: bool = False):
@@ -504,3 +641,40 @@ def parse_sections(text: str | None, keys: Sequence[str]) -> tuple[dict[str, str
         if k not in found: return None, f"missing_section:{k}"
         if not found[k]: return None, f"empty_section:{k}"
     return found, None
+
+# %% ../nbs/03_llm.ipynb #135210a8
+BENCH_SCHEMA: dict = {"title": "animal", "type": "object", "additionalProperties": False, "required": ["name", "legs"],
+                      "properties": {"name": {"type": "string", "maxLength": 40}, "legs": {"type": "integer"}}}
+BENCH_ANIMALS = ("cat", "dog", "spider", "ant", "horse", "snake", "bird", "crab", "bee", "cow", "fish", "frog", "octopus",
+                 "duck", "mouse", "lion", "whale", "goat", "sheep", "wolf")
+
+def bench_prompts(n: int = 40) -> list[dict]:
+    "`n` records asking for a small JSON object (an animal's name and number of legs), the same each time."
+    return [{"id": f"b{i:03d}", "messages": [{"role": "user", "content": f"Describe a {BENCH_ANIMALS[i % len(BENCH_ANIMALS)]} as JSON "
+             f"with the keys name (a string) and legs (an integer).{' Be brief.' if i >= len(BENCH_ANIMALS) else ''}"}]}
+            for i in range(n)]
+
+def bench_llm(endpoint: Endpoint | None = None, n: int = 40, max_tokens: int = 48, concurrency: int = 4,
+              workdir: str | Path | None = None) -> dict:
+    "Tokens/s and valid share with and without constrained decoding over the same `n` prompts, and the concurrent speed-up."
+    import tempfile
+    endpoint = resolve_endpoint(endpoint)
+    form = structured_form(structured_support(endpoint))
+    work = Path(workdir or tempfile.mkdtemp())
+    records = bench_prompts(n)
+    def one(name: str, schema, workers: int) -> tuple[list[dict], float]:
+        t0 = time.perf_counter()
+        res = generate(records, lambda r: r["messages"], work/f"{name}.jsonl", endpoint, max_tokens=max_tokens, cache=False,
+                       concurrency=workers, desc=None, schema=schema, form=form if schema else None)
+        return res, time.perf_counter() - t0
+    rows = []
+    for name, schema in (("plain", None), (f"constrained ({form})", BENCH_SCHEMA if form != "plain" else None)):
+        res, wall = one(name.split()[0], schema, 1)
+        tokens = sum(r.get("tokens") or 0 for r in res)
+        valid = sum(check_reply(r["text"], BENCH_SCHEMA)[1] is None for r in res)
+        rows.append({"mode": name, "prompts": n, "tokens": tokens, "seconds": round(wall, 2),
+                     "tokens_per_s": round(tokens / wall, 1) if wall else None, "valid_share": round(valid / n, 3)})
+    _, concurrent = one("concurrent", BENCH_SCHEMA if form != "plain" else None, concurrency)
+    return {"model_id": endpoint.model_id, "form": form, "rows": rows,
+            "concurrency": {"workers": concurrency, "sequential_s": rows[1]["seconds"], "concurrent_s": round(concurrent, 2),
+                            "speedup": round(rows[1]["seconds"] / concurrent, 2) if concurrent else None}}

@@ -169,7 +169,7 @@ ENGINES: dict[str, Callable[..., Iterator[tuple]]] = {"local": local_engine}
 # Engines in their own chapter register themselves in ENGINES when imported; named here so a run can import them.
 ENGINE_MODULES: dict[str, str] = {"ray": "datascope_nb.scale"}
 
-# %% ../nbs/00a_pipeline.ipynb #e58b2ee8
+# %% ../nbs/00a_pipeline.ipynb #feb80e9e
 def default_engine() -> str:
     "The engine a run uses when none is named: `$DATASCOPE_ENGINE`, else 'local'."
     return os.environ.get("DATASCOPE_ENGINE") or "local"

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import time
@@ -33,6 +34,7 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> dict
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = ctx.print_on_execution_start = False   # the runner draws its own bar
     ctx.raise_original_map_exception = True      # a stage's StageError reaches the caller as itself, naming the record
+    logging.getLogger("ray.data").setLevel(logging.WARNING)   # no per-dataset INFO lines between the runner's own
     return ray_cluster()
 
 def retrying(start: Callable[[], Any], attempts: int = 3) -> Any:
@@ -115,7 +117,7 @@ def group_rows(items: Sequence, emit: Callable[[list], list[dict]], reduce: Call
     done = sorted((row["key"], row["out"]) for row in ds.iter_rows())
     return [out for _, blob in done for out in pickle.loads(blob)]
 
-# %% ../nbs/00b_scale.ipynb #7f1d8bbd
+# %% ../nbs/00b_scale.ipynb #42a5d064
 STAGE_COSTS_MS: dict[str, float] = {   # ms per record in one process, measured 2026-12-02 on the 2-core machine (upper bounds)
     "corpus: read and split files": 8.6, "apis: extract calls": 1.8, "dedup: exact + MinHash": 1.5,
     "lintseq: 5 edit paths": 238.0, "sandbox: run a program": 279.0}

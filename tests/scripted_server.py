@@ -1,7 +1,9 @@
 """A scripted-answer OpenAI-compatible server for tests: a real HTTP server on 127.0.0.1 that the `openai` client talks to
 unchanged. It answers `POST /v1/chat/completions` and `POST /v1/completions` with texts the test chose, lists the models the
-test chose at `GET /v1/models`, and logs every request it receives."""
+test chose at `GET /v1/models`, and logs every request it receives. It can honour structured-output requests, as llama.cpp
+(`json_object` with a schema, a `grammar`) and OpenAI/vLLM (`json_schema`) do, or ignore them and answer 200 all the same."""
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,10 +13,13 @@ class ScriptedServer:
     """`answer` is a string (every request), a list (one per request, in arrival order; the last one repeats), or a function of
     the request body (a dict: `model`, `messages` or `prompt`, sampling parameters) returning the text. `models` is the
     `/v1/models` list (default: one entry for `model`, with `root` and `owned_by`). `port=0` picks a free port; pass a stopped
-    server's port to restart "the same" server. Both `answer` and `models` may be changed while it runs."""
+    server's port to restart "the same" server. Both `answer` and `models` may be changed while it runs. `honours` names the
+    structured forms it enforces (`json_object`, `json_schema`, `grammar`): for those, a scripted answer that does not fit is
+    replaced by the simplest reply that does (`instance`); every other form is ignored, as servers that do not know it do."""
 
-    def __init__(self, answer="ok", model: str = "scripted-model", models: list[dict] | None = None, port: int = 0):
-        self.answer, self.model = answer, model
+    def __init__(self, answer="ok", model: str = "scripted-model", models: list[dict] | None = None, port: int = 0,
+                 honours: tuple[str, ...] = ()):
+        self.answer, self.model, self.honours = answer, model, tuple(honours)
         self.models = models if models is not None else [{"id": model, "object": "model", "owned_by": "scripted", "root": model}]
         self.lock, self.calls = threading.Lock(), []
         server = self
@@ -42,7 +47,7 @@ class ScriptedServer:
                     n = len(server.completions)
                 if self.path not in ("/v1/chat/completions", "/v1/completions"):
                     return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-                text = server.text_for(body, n - 1)
+                text = server.enforce(body, server.text_for(body, n - 1))
                 common = {"id": f"scripted-{n}", "created": int(time.time()), "model": body.get("model"),
                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
                 if self.path == "/v1/completions":
@@ -62,6 +67,20 @@ class ScriptedServer:
         if isinstance(self.answer, str): return self.answer
         return self.answer[min(index, len(self.answer) - 1)]
 
+    def enforce(self, body: dict, text: str) -> str:
+        "`text`, or, where the request asks for a shape in a form this server honours and `text` does not fit it, a reply that does."
+        import jsonschema
+        fmt = body.get("response_format") or {}
+        schema = (fmt.get("schema") if fmt.get("type") == "json_object" else
+                  (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None)
+        if schema is not None and fmt["type"] in self.honours:
+            try:
+                jsonschema.validate(json.loads(text), schema); return text
+            except (ValueError, jsonschema.ValidationError): return json.dumps(instance(schema))
+        literal = re.fullmatch(r'\s*root\s*::=\s*"([^"\\]*)"\s*', body.get("grammar") or "")
+        if "grammar" in self.honours and literal: return literal[1]      # only one-sentence grammars are enforced here
+        return text
+
     @property
     def port(self) -> int: return self.server.server_address[1]
 
@@ -72,6 +91,12 @@ class ScriptedServer:
     def completions(self) -> list[dict]:
         "The completion requests received so far (POSTs), oldest first."
         return [c for c in self.calls if c["method"] == "POST"]
+
+    @property
+    def asked(self) -> list[dict]:
+        "The completion requests other than the structured-output probe's (`structured_support` asks it once per response cache)."
+        from datascope_nb.llm import PROBE_PROMPT
+        return [c for c in self.completions if c["body"].get("messages") != PROBE_PROMPT]
 
     def start(self) -> "ScriptedServer":
         self.thread.start(); return self
@@ -84,3 +109,17 @@ class ScriptedServer:
     def __enter__(self): return self.start()
 
     def __exit__(self, *exc): self.stop()
+
+
+def instance(schema: dict):
+    "The simplest value valid under a (simple) JSON schema: the first enum value, the const, required fields, minimum sizes."
+    if "enum" in schema: return schema["enum"][0]
+    if "const" in schema: return schema["const"]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {k: instance(schema["properties"][k]) for k in schema.get("required", [])}
+    if kind == "array": return [instance(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if kind == "integer" or kind == "number": return schema.get("minimum", 0)
+    if kind == "boolean": return False
+    if kind == "string": return "x" * schema.get("minLength", 0)
+    return None

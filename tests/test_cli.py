@@ -51,10 +51,10 @@ def _reporter(srv, home: Path, *base: str):
     "Run `datascope *base *flags` against `srv` with its own runs home; returns (printed report, requests the server logged)."
     env = {**os.environ, "DATASCOPE_HOME": str(home)}
     def run(*flags: str) -> tuple[dict, int]:
-        before = len(srv.completions)
+        before = len(srv.asked)
         res = _run(*base, "--base-url", srv.base_url, "--model", srv.model, *flags, env=env)
         assert res.returncode == 0, res.stderr
-        return json.loads(res.stdout), len(srv.completions) - before
+        return json.loads(res.stdout), len(srv.asked) - before
     return run
 
 

@@ -1,5 +1,6 @@
 """CodeOcean on the pipeline: the accept path with scripted model answers (exact counts in codeocean.jsonl, rejected.jsonl and
-report.json), the cache modes, a lenient load's skips in the manifest; and, slow, end to end with the embedded model."""
+report.json), the cache modes, a lenient load's skips in the manifest, schemas on a server that enforces them, `samples` that
+do not depend on reruns or workers; and, slow, end to end with the embedded model."""
 import json
 import re
 from collections import Counter
@@ -55,7 +56,7 @@ def co(source, out, endpoint, **kw):
 def test_scripted_answers_are_accepted_and_the_judges_no_is_the_reason(server, tmp_path):
     srv, endpoint = server
     run = co(RAW, tmp_path/"run", endpoint)
-    assert len(srv.completions) == 12                 # 4 items x (instruction, solution, judgement)
+    assert len(srv.asked) == 12                 # 4 items x (instruction, solution, judgement)
     accepted = [json.loads(l) for l in open(run.dir/"codeocean.jsonl")]
     assert accepted == run.records() and sorted(r["id"] for r in accepted) == ["codeocean:add", "codeocean:clip", "codeocean:mul"]
     assert next(r for r in accepted if r["id"] == "codeocean:add") == {
@@ -88,20 +89,20 @@ def test_a_finished_run_is_reused_and_no_cache_asks_again(server, tmp_path):
     srv, endpoint = server
     first = co(RAW, tmp_path/"run", endpoint)
     again = co(RAW, tmp_path/"run", endpoint)
-    assert len(srv.completions) == 12 and again.manifest["created"] == first.manifest["created"]
+    assert len(srv.asked) == 12 and again.manifest["created"] == first.manifest["created"]
     cached = co(RAW, tmp_path/"other", endpoint)          # another directory: every answer from the response cache
-    assert len(srv.completions) == 12 and (cached.report["llm"]["from_cache"], cached.report["accepted"]) == (12, 3)
+    assert len(srv.asked) == 12 and (cached.report["llm"]["from_cache"], cached.report["accepted"]) == (12, 3)
     fresh = co(RAW, tmp_path/"run", endpoint, cache_mode="no-cache")
-    assert len(srv.completions) == 24 and (fresh.report["llm"]["asked"], fresh.report["llm"]["cache_mode"]) == (12, "no-cache")
+    assert len(srv.asked) == 24 and (fresh.report["llm"]["asked"], fresh.report["llm"]["cache_mode"]) == (12, "no-cache")
     assert fresh.records() == first.records()
     again = co(RAW, tmp_path/"run", endpoint, cache_mode="no-cache")     # no-cache never reuses a finished run
-    assert len(srv.completions) == 36 and again.report["llm"]["asked"] == 12
+    assert len(srv.asked) == 36 and again.report["llm"]["asked"] == 12
 
 
 def test_without_the_discriminator_the_rule_passing_items_are_accepted(server, tmp_path):
     srv, endpoint = server
     run = co(RAW, tmp_path/"run", endpoint, discriminator=False)
-    assert len(srv.completions) == 8 and run.report["accepted"] == 4 and run.report["by_task"]["generation"]["acceptance"] == 1.0
+    assert len(srv.asked) == 8 and run.report["accepted"] == 4 and run.report["by_task"]["generation"]["acceptance"] == 1.0
 
 
 def test_a_lenient_loads_skips_reach_the_manifest(server, tmp_path):
@@ -149,3 +150,67 @@ def test_embedded_model_every_task_is_generated_and_every_item_accounted_for(emb
     assert run.manifest["counts"]["kept"] == run.report["accepted"] == len(run.records())
     for r in run.records():
         assert {"instruction", "input", "output", "id", "language", "source"} <= set(r) and r["source"].startswith("codeocean:")
+
+
+# --- Structured replies and execution-filtered sampling (issue 23) ---
+
+from datascope_nb.codeocean import JUDGE_RULES
+from datascope_nb.llm import PROBE_PROMPT
+
+
+def shaped(body: dict) -> str:
+    "The generator and the judge on a server that enforces shapes: JSON instructions and judgements, a fenced solution."
+    msgs, last = body["messages"], body["messages"][-1]["content"]
+    if msgs == PROBE_PROMPT: return "Blue."                   # the server's enforcement answers the probe
+    if msgs[0]["content"] == PROMPTS["judge_system"]:
+        no = re.search(r"Instruction: .*?`(\w+)\(", last)[1] == "scale"
+        return json.dumps({**{n: {"answer": "no" if no and n == "correct" else "yes", "reason": "checked"} for n in JUDGE_RULES},
+                           "verdict": "no" if no else "yes"})
+    if last.startswith("Code:"):
+        name = re.search(r"def (\w+)\(", last)[1]
+        return json.dumps({"instruction": f"Write a Python function `{name}(a, b)` that combines them."})
+    return scripted(body)
+
+
+def test_on_a_server_that_enforces_shapes_the_judge_answers_a_schema(scripted_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATASCOPE_HOME", str(tmp_path/"home"))
+    srv = scripted_server(answer=shaped, model="m", honours=("json_object", "grammar"))
+    run = co(RAW, tmp_path/"run", Endpoint(srv.base_url, "m"))
+    assert run.manifest["config"]["form"] == "json_object"
+    titles = [c["body"].get("response_format", {}).get("schema", {}).get("title") for c in srv.asked]
+    assert titles == ["instruction"] * 2 + [None] * 2 + ["judgement"] * 2 + ["instruction"] * 2 + [None] * 2 + ["judgement"] * 2
+    assert all(c["body"]["grammar"].startswith('root ::= "```python') for c in srv.asked if "Reply with the function" in c["body"]["messages"][-1]["content"])
+    assert sorted(r["id"] for r in run.records()) == ["codeocean:add", "codeocean:clip", "codeocean:mul"]
+    (no,) = [r for r in run.rejected() if r.stage == "generate"]
+    assert (no.id, no.reason, no.detail) == ("scale", "discriminator:rule:correct", "correct: checked")
+    # A server that stops honouring the schema after the probe: its free-text verdicts are typed rejections, never coerced.
+    srv.honours = ()
+    srv.answer = lambda body: YES if body["messages"][0]["content"] == PROMPTS["judge_system"] else shaped(body)
+    lied = co(RAW, tmp_path/"lied", Endpoint(srv.base_url, "m"), cache_mode="no-cache")
+    assert lied.report["accepted"] == 0 and lied.report["rejections"] == {"discriminator:schema:not_json": 4}
+
+
+def sampled(body: dict) -> str:
+    "Greedy solutions (no seed) are prose; a drawn one is code when its seed is even; the judge passes what it sees."
+    msgs, last = body["messages"], body["messages"][-1]["content"]
+    if msgs[0]["content"] == PROMPTS["judge_system"] or last.startswith("Code:"): return scripted(body)
+    if body.get("seed", 1) % 2: return "I would add them."
+    return scripted(body)
+
+
+def test_samples_are_the_same_across_reruns_and_worker_counts(scripted_server, tmp_path, monkeypatch):
+    srv = scripted_server(answer=sampled, model="m")
+    runs = []
+    for name, workers in (("one", 1), ("two", 2)):
+        monkeypatch.setenv("DATASCOPE_HOME", str(tmp_path/f"home-{name}"))
+        runs.append(co(RAW, tmp_path/name, Endpoint(srv.base_url, "m"), workers=workers, samples=4))
+    one, two = runs
+    assert (one.dir/"codeocean.jsonl").read_bytes() == (two.dir/"codeocean.jsonl").read_bytes()
+    assert one.report["acceptance_at"] == two.report["acceptance_at"] and one.report["acceptance_at"]["1"] == 0.0
+    assert one.report["candidates"] == two.report["candidates"] and sum(one.report["candidates"].values()) == 16
+    for rec in one.records():
+        outcomes = rec["meta"]["candidates"]
+        assert [o["outcome"] for o in outcomes][rec["meta"]["sample"]] == "accepted"
+        assert all(o["outcome"] == "rules:solution_code" for o in outcomes[:rec["meta"]["sample"]])
+    assert one.report["acceptance_at"]["4"] == round(len(one.records()) / 4, 4) > 0
+    assert [(r.id, r.reason) for r in one.rejected()] == [(r.id, r.reason) for r in two.rejected()]

@@ -1,5 +1,6 @@
 """The LLM layer against real servers: the embedded llama.cpp server (injected 429/500s, timeouts, a killed server, a killed
-run; every record ends up exactly once) and the scripted-answer server (the cache answers only for the model that answered)."""
+run; every record ends up exactly once; schemas and grammars enforced) and the scripted-answer server (the cache answers only
+for the model that answered; the probe tells servers that honour schemas from those that ignore them; replies are validated)."""
 import json
 import os
 import shutil
@@ -230,3 +231,73 @@ def test_embedded_model_is_its_weights_not_its_port(server, tmp_path):
         assert model_identity(changed.endpoint)["weights_sha256"] != model_identity(server.endpoint)["weights_sha256"]
     finally: changed.stop()
     assert len(cache) == 4
+
+
+# --- Structured replies (issue 23): enforced by the embedded server, validated here, probed, keyed by schema ---
+
+from datascope_nb.llm import (check_reply, extract_code, fenced_code_grammar, identify, structured_form,
+                              structured_support)
+
+VERDICT = {"title": "verdict", "type": "object", "additionalProperties": False, "required": ["answer", "reason"],
+           "properties": {"answer": {"enum": ["yes", "no"]}, "reason": {"type": "string", "maxLength": 60}}}
+ASK = lambda r: [{"role": "user", "content": r["q"]}]
+QUESTIONS = [{"id": f"q{i}", "q": q} for i, q in enumerate(["Is 7 a prime number?", "Is the sea green?", "Can fish fly?"])]
+
+
+def test_the_embedded_server_enforces_a_schema_and_a_grammar(server, tmp_path):
+    cache = ResponseCache(tmp_path/"cache.sqlite")
+    assert structured_support(server.endpoint, cache) == {"json_object": True, "json_schema": False, "grammar": True}
+    free = generate(QUESTIONS, ASK, tmp_path/"free.jsonl", server.endpoint, max_tokens=48, cache=cache, desc=None)
+    assert all(check_reply(r["text"], VERDICT)[1] is not None for r in free), "unconstrained, the model does not write the shape"
+    shaped = generate(QUESTIONS, ASK, tmp_path/"shaped.jsonl", server.endpoint, max_tokens=96, cache=cache, desc=None, schema=VERDICT)
+    assert all(r["schema_error"] is None and r["value"]["answer"] in ("yes", "no") for r in shaped), shaped
+    assert [json.loads(r["text"]) for r in shaped] == [r["value"] for r in shaped]
+    code = generate([{"id": "c", "q": "Write a Python function that adds two numbers."}], ASK, tmp_path/"code.jsonl",
+                    server.endpoint, max_tokens=200, cache=cache, desc=None, grammar=fenced_code_grammar("python", 20))[0]
+    assert code["text"].startswith("```python\n") and code["text"].endswith("```") and extract_code(code["text"], "python")[1] is None
+
+
+def test_the_probe_tells_honouring_from_ignoring_servers_and_is_cached(scripted_server, tmp_path):
+    cache = ResponseCache(tmp_path/"cache.sqlite")
+    ignoring = scripted_server(answer="Blue.", model="m")                    # answers 200 whatever it is asked
+    honouring = scripted_server(answer="Blue.", model="m", honours=("json_schema",))
+    assert structured_support(Endpoint(ignoring.base_url, "m"), cache) == {"json_object": False, "json_schema": False, "grammar": False}
+    support = structured_support(Endpoint(honouring.base_url, "m"), cache)
+    assert support == {"json_object": False, "json_schema": True, "grammar": False} and structured_form(support) == "json_schema"
+    assert [c["body"].get("response_format", {}).get("type") for c in honouring.completions] == ["json_object", "json_schema", None]
+    assert honouring.completions[2]["body"]["grammar"] == 'root ::= "quokka-7421"\n'
+    assert structured_support(Endpoint(honouring.base_url, "m"), cache) == support and len(honouring.completions) == 3   # cached
+
+
+def test_a_non_conforming_reply_is_a_typed_rejection_never_coerced(scripted_server, tmp_path):
+    srv = scripted_server(answer=['{"answer": "maybe", "reason": "unsure"}', "Yes, it is.", '{"answer": "no"'], model="m")
+    res = generate(QUESTIONS, ASK, tmp_path/"out.jsonl", Endpoint(srv.base_url, "m"), cache=False, concurrency=1, desc=None,
+                   schema=VERDICT, form="json_object")
+    assert [(r["value"], r["schema_error"]) for r in res] == [(None, "schema:enum"), (None, "schema:not_json"), (None, "schema:not_json")]
+    assert res[0]["schema_detail"] == "answer: 'maybe' is not one of ['yes', 'no']" and res[1]["text"] == "Yes, it is."
+    assert srv.completions[0]["body"]["response_format"] == {"type": "json_object", "schema": VERDICT}
+
+
+def test_cache_keys_differ_by_schema_and_grammar(scripted_server, tmp_path):
+    srv = scripted_server(answer='{"answer": "yes", "reason": "it is"}', model="m")
+    cache, ep = ResponseCache(tmp_path/"cache.sqlite"), Endpoint(srv.base_url, "m")
+    ask = lambda name, **kw: generate(QUESTIONS[:1], ASK, tmp_path/f"{name}.jsonl", ep, cache=cache, desc=None, form="json_object", **kw)
+    first = ask("a", schema=VERDICT)
+    other = {**VERDICT, "properties": {**VERDICT["properties"], "reason": {"type": "string", "maxLength": 3}}}
+    ask("b", schema=other); ask("c"); ask("d", grammar='root ::= "yes"')
+    assert len(srv.asked) == 4 and len(cache) == 4                       # four shapes asked for: four entries
+    again = ask("e", schema=VERDICT)
+    assert len(srv.asked) == 4 and again[0]["cached"] and again[0]["value"] == first[0]["value"] == {"answer": "yes", "reason": "it is"}
+    # Validation is ours, also for a cached answer: the same text under the tighter schema is rejected.
+    assert ask("f", schema=other)[0]["schema_error"] == "schema:maxLength"
+
+
+def test_bench_llm_reports_valid_shares_side_by_side(scripted_server, monkeypatch, tmp_path):
+    from datascope_nb.llm import bench_llm
+    monkeypatch.setenv("DATASCOPE_HOME", str(tmp_path/"home"))
+    srv = scripted_server(answer="A cat has four legs.", model="m", honours=("json_object", "grammar"))
+    r = bench_llm(Endpoint(srv.base_url, "m"), n=6, concurrency=2, workdir=tmp_path)
+    assert r["form"] == "json_object" and [row["mode"] for row in r["rows"]] == ["plain", "constrained (json_object)"]
+    assert [row["valid_share"] for row in r["rows"]] == [0.0, 1.0] and all(row["prompts"] == 6 for row in r["rows"])
+    assert r["concurrency"]["workers"] == 2 and r["concurrency"]["speedup"] > 0
+    assert len(srv.asked) == 3 * 6                                   # plain, constrained, constrained concurrently
