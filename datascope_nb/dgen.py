@@ -21,7 +21,8 @@ from .core import config_hash, record_rng, run_dir
 from .llm import (Endpoint, acceptance_at, candidate_params, expand_samples, extract_code, fenced_code_grammar,
                               generate, llm_usage, model_identity, parse_sections, read_results, resolve_cache_mode,
                               resolve_endpoint, structured_form, structured_support)
-from .pipeline import Rejection, Run, Stage, batch_stage, default_workers, filter_stage, map_stage, reject, run_pipeline
+from .pipeline import (Rejection, Run, Stage, batch_stage, current_engine, default_workers, filter_stage, map_stage,
+                                   reject, run_pipeline)
 from .sandbox import last_stderr_line, run_many
 
 
@@ -31,9 +32,10 @@ __all__ = ['LEVELS', 'KEYWORD_WEIGHTS', 'COMPOUND', 'TERMINAL', 'HEADERS', 'PLAC
            'DGEN_SHAPED_EXAMPLE', 'FILL_GRAMMAR', 'FUNNEL', 'DGEN_RULES', 'catalogue_pools', 'sample_api_set',
            'api_sets', 'placements', 'sample_skeleton', 'render_skeleton', 'skeleton_keywords', 'skeleton_depth',
            'control_tree', 'functions', 'skeleton_violations', 'skeleton_function', 'matches_skeleton', 'dgen_prompt',
-           'dgen_generate', 'check_format', 'api_usage', 'execution_program', 'dedup', 'reason_kind', 'format_check',
-           'parse_check', 'api_usage_check', 'skeleton_check', 'execution_check', 'dedup_check', 'dgen_checks',
-           'held_out_apis', 'dgen_items', 'sft_record', 'dgen_summary', 'dgen_run']
+           'dgen_generate', 'check_format', 'api_usage', 'execution_program', 'dedup', 'dedup_keys', 'dedup_pairs',
+           'dedup_spread', 'reason_kind', 'format_check', 'parse_check', 'api_usage_check', 'skeleton_check',
+           'execution_check', 'dedup_check', 'dgen_checks', 'held_out_apis', 'dgen_items', 'sft_record', 'dgen_summary',
+           'dgen_run']
 
 # %% ../nbs/05_dgen.ipynb #d49fcf72
 LEVELS: dict[int, dict[str, int]] = {1: {"basic": 5, "advanced": 0}, 2: {"basic": 3, "advanced": 2}, 3: {"basic": 2, "advanced": 4}}
@@ -422,6 +424,42 @@ def dedup(items: Sequence[dict], threshold: float = 0.8, num_perm: int = 128, gr
         if g is not None: taken[g] = it["id"]
     return out
 
+# %% ../nbs/05_dgen.ipynb #3b7bbcf7
+def dedup_keys(block: list[tuple[int, dict]], threshold: float = 0.8, num_perm: int = 128) -> list[dict]:
+    "For each `(index, item)`: rows keyed by its normalised problem, its normalised solution, and each LSH band of its MinHash."
+    from datasketch import MinHash, MinHashLSH
+    ranges = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
+    out = []
+    for index, it in block:
+        m = MinHash(num_perm=num_perm, seed=1)
+        for sh in _shingles(it["problem"] + "\n" + it["solution"]): m.update(sh.encode())
+        out += [{"key": "p:" + _normal(it["problem"]), "payload": index}, {"key": "s:" + _normal(it["solution"]), "payload": index}]
+        out += [{"key": f"b{b}:" + m.hashvalues[lo:hi].tobytes().hex(), "payload": index} for b, (lo, hi) in enumerate(ranges)]
+    return out
+
+def dedup_pairs(key: str, indices: list[int]) -> list[tuple[str, int, int]]:
+    "Every earlier/later pair of items that share `key`, with the key's kind (p, s or b)."
+    idx = sorted(set(indices))
+    return [(key[0], i, j) for a, i in enumerate(idx) for j in idx[a + 1:]]
+
+def dedup_spread(items: Sequence[dict], threshold: float = 0.8, num_perm: int = 128, group=None, engine: str = "local") -> list[str | None]:
+    "`dedup`'s answers, from keys and pairs computed on `engine` (spread over a Ray cluster with 'ray') and one walk in order."
+    from datascope_nb.scale import group_rows
+    pairs = group_rows(list(enumerate(items)), partial(dedup_keys, threshold=threshold, num_perm=num_perm), dedup_pairs, engine)
+    earlier: dict[int, dict[str, set[int]]] = {}
+    for kind, i, j in pairs: earlier.setdefault(j, {}).setdefault(kind, set()).add(i)
+    out, kept, taken = [], set(), {}
+    for j, it in enumerate(items):
+        g = group(it) if group else None
+        if g is not None and g in taken: out.append(f"sample_not_needed:{taken[g]}"); continue
+        hit = {k: sorted(items[i]["id"] for i in v if i in kept) for k, v in earlier.get(j, {}).items()}
+        why = next((f"{name}:{hit[k][0]}" for k, name in (("p", "exact_problem"), ("s", "exact_solution"), ("b", "near")) if hit.get(k)), None)
+        out.append(why)
+        if why is None:
+            kept.add(j)
+            if g is not None: taken[g] = it["id"]
+    return out
+
 # %% ../nbs/05_dgen.ipynb #b6d4fb6d
 def reason_kind(message: str) -> str:
     "The countable kind of a check's message: the part before any colon, with numbers as N (the message is the detail)."
@@ -472,9 +510,13 @@ def execution_check(items: Sequence[dict], timeout: float = 10.0, workers: int =
         else: out.append(reject(r["status"], f"{r['status']}: {last_stderr_line(r)}", it))
     return out
 
+def _item_of(it: dict): return it.get("item")
+
 def dedup_check(items: Sequence[dict], threshold: float = 0.8) -> list[dict | Rejection]:
     "Stage `dedup`: an item that repeats or nearly repeats an earlier kept one stops, naming it; so does a candidate whose item is kept."
-    whys = dedup(items, threshold, group=lambda it: it.get("item"))
+    # On Ray the keys and pairs are spread over the cluster; the answers are the same (see dedup_spread).
+    spread = current_engine() == "ray"
+    whys = (dedup_spread(items, threshold, group=_item_of, engine="ray") if spread else dedup(items, threshold, group=_item_of))
     return [it if why is None else reject(reason_kind(why), why, it) for it, why in zip(items, whys)]
 
 # %% ../nbs/05_dgen.ipynb #eef310d8

@@ -141,3 +141,18 @@ def test_a_failing_stage_on_ray_names_the_record_as_the_local_engine_does(ray_cl
         run_pipeline(recs, [map_stage(breaks_on_r017)], tmp_path/"run", engine="ray", shard_size=8)
     done = {p.name for p in (tmp_path/"run"/"shards").glob("*.done.json")}
     assert "00-000002.done.json" not in done          # r017's shard is not marked finished
+
+
+def test_dgen_dedup_spread_on_ray_decides_as_the_local_one(ray_cluster):
+    from datascope_nb.dgen import dedup, dedup_spread
+    probs = humaneval_problems()[:30]
+    items = [{"id": f"c{i:03d}", "item": f"it{i // 3}", "problem": p["prompt"], "solution": p["canonical_solution"]}
+             for i, p in enumerate(probs)]
+    items += [{"id": "c900", "item": "it900", "problem": probs[3]["prompt"] + " ", "solution": "pass"},        # same problem
+              {"id": "c901", "item": "it901", "problem": "Unrelated.", "solution": probs[6]["canonical_solution"]},  # same solution
+              {"id": "c902", "item": "it902", "problem": probs[9]["prompt"] + "\n    Be careful.",                    # nearly the same
+               "solution": probs[9]["canonical_solution"] + "\n# checked\n"}]
+    group = lambda it: it["item"]
+    local = dedup(items, group=group)
+    assert dedup_spread(items, group=group, engine="ray") == local
+    assert local[-3:] == ["exact_problem:c003", "exact_solution:c006", "near:c009"] and local.count(None) == 10
