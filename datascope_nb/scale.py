@@ -28,9 +28,12 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> dict
     "Join the cluster at `ray_address(address)` or start a local instance (a no-op when Ray is up); the cluster's nodes and CPUs."
     import ray
     if not ray.is_initialized():
+        # address="local" starts a new instance even when another Ray cluster runs on this machine (plain ray.init()
+        # would join that one, and refuse our num_cpus).
         where = ray_address(address)
         quiet = dict(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-        retrying(lambda: ray.init(address=where, **quiet) if where else ray.init(num_cpus=num_cpus or default_workers(), **quiet))
+        if where: retrying(lambda: ray.init(address=where, **quiet))
+        else: retrying(lambda: ray.init(address="local", num_cpus=num_cpus or default_workers(), **quiet))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = ctx.print_on_execution_start = False   # the runner draws its own bar
     ctx.raise_original_map_exception = True      # a stage's StageError reaches the caller as itself, naming the record
