@@ -84,7 +84,7 @@ def test_shipped_data_found_from_anywhere(away):
     assert res.returncode == 2 and "catalogues/nosuch.jsonl is not among the data this package ships" in res.stderr
     assert str(ROOT / "data" / "catalogues") in res.stderr and "numpy.jsonl" in res.stderr
     res = _run(away, "eval", "score", "samples.jsonl", "--benchmark", "bench")   # Bench loads; HumanEval ids are not its own
-    assert res.returncode == 2 and "unknown_task 'task_id': 4" in res.stderr and "--benchmark bench" in res.stderr, res.stderr
+    assert res.returncode == 2 and "unknown_task 'task_id': 4" in res.stderr and "--benchmark mbpp or bench" in res.stderr, res.stderr
     res = _run(away, "codeocean", "raw.jsonl", "--n", "1", "--map", "code=nothing")
     assert res.returncode == 2 and "missing_field 'code'" in res.stderr, res.stderr
 
