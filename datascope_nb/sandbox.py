@@ -270,12 +270,18 @@ def _sweep(marker: str) -> None:
 
 def _uid_of(pid: int) -> int | None:
     "The real uid of process `pid`, or None if it is gone."
-    try: return int(next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("Uid:")).split()[1])
-    except (OSError, StopIteration, ValueError): return None
+    # Raw reads of the status file's head: every run scans all of /proc once (see `_reap`), and pathlib
+    # plus a decoded read of the whole file cost 60 µs a process, a sixth of a short run's time here.
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try: head = os.read(fd, 1024)
+        finally: os.close(fd)
+        return int(head.split(b"\nUid:", 1)[1].split(None, 1)[0])
+    except (OSError, IndexError, ValueError): return None
 
 def _pids_of(uids: range) -> list[int]:
     "Pids of live processes whose real uid lies in `uids`."
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _uid_of(int(p.name)) in uids]
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and _uid_of(int(name)) in uids]
 
 def _reap(uid: int, within: float = 5.0) -> None:
     "Kill whatever still runs as the slot's `uid`, and wait until it is gone, before the uid goes back to the pool."
