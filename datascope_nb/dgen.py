@@ -270,7 +270,7 @@ DGEN_PROMPTS: dict[str, str] = {
                "Problem: <1-4 sentences>\nSolution:\n```python\n<the function>\n```"),
 }
 DGEN_STAGES: dict[str, tuple[str, ...]] = {"chain": ("design", "pseudocode", "fill", "problem"), "simple": ("simple",)}
-DGEN_MAX_TOKENS: dict[str, int] = {"design": 120, "pseudocode": 200, "fill": 400, "problem": 500, "simple": 500}
+DGEN_MAX_TOKENS: dict[str, int] = {"design": 120, "pseudocode": 200, "fill": 600, "problem": 500, "simple": 500}
 
 _EX_CODE = '''import numpy as np
 
@@ -324,7 +324,9 @@ DGEN_SHAPED_EXAMPLE: dict[str, str] = {
     "problem": json.dumps({"problem": DGEN_EXAMPLE["problem"].split("\n")[0].removeprefix("Problem: ")}),
     "simple": json.dumps({"problem": DGEN_EXAMPLE["problem"].split("\n")[0].removeprefix("Problem: "), "solution": _EX_CODE}),
 }
-FILL_GRAMMAR = fenced_code_grammar("python", 60)
+# 20 lines of at most 80 characters: room for any skeleton's fill (the example's is 9 lines), and at ~3
+# characters a token it closes within the fill step's 600 tokens, so a rambling sample is never cut mid-block.
+FILL_GRAMMAR = fenced_code_grammar("python", 20, 80)
 
 def dgen_prompt(item: dict, stage: str, structured: bool = False) -> list[dict]:
     "The chat messages for `stage` of `item`: system, the worked example's turn, then the item's request (JSON-shaped if `structured`)."

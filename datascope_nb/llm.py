@@ -316,11 +316,13 @@ def check_reply(text: str | None, schema: Mapping) -> tuple[object, str | None, 
     return None, f"schema:{err.validator}", f"{where}: {err.message[:200]}"
 
 # %% ../nbs/03_llm.ipynb #61114fb1
-def fenced_code_grammar(language: str = "python", max_lines: int = 60) -> str:
-    "GBNF for one fenced block of `language` with 1..`max_lines` lines and nothing around it."
-    tag = language_tag(language)
+def fenced_code_grammar(language: str = "python", max_lines: int = 60, max_line_chars: int | None = None) -> str:
+    "GBNF for one fenced block of `language` with 1..`max_lines` lines (of at most `max_line_chars`) and nothing around it."
+    # A bound on the lines and their length is a bound on the reply: with `max_tokens` above it, a model that
+    # rambles is made to close the block instead of being cut off inside it (an unclosed block is no block).
+    tag, chars = language_tag(language), "*" if max_line_chars is None else f"{{0,{max_line_chars}}}"
     return (f'root ::= "```{tag}\\n" line{{1,{max_lines}}} "```"\n'
-            'line ::= [^`\\n]* "\\n"\n')
+            f'line ::= [^`\\n]{chars} "\\n"\n')
 
 YES_NO_GRAMMAR = 'root ::= "yes" | "no"\n'       # one word, for a judgement with nothing to parse
 
