@@ -42,9 +42,14 @@ def executed(tmp_path_factory) -> Path:
     return home / "papers"
 
 
+# The chapters whose examples take minutes are rendered without outputs here: `make test` runs every chapter's examples
+# in nbdev_test just before, and executing them a second time for the site was a third of the whole test run.
+SLOW_CHAPTERS = ("00b_scale.ipynb", "04a_bench.ipynb", "06_lintseq.ipynb", "08_train.ipynb", "09_evaluate.ipynb")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, executed) -> Path:
-    return build_docs(tmp_path_factory.mktemp("site") / "_docs", executed=executed)
+    return build_docs(tmp_path_factory.mktemp("site") / "_docs", executed=executed, unexecuted=SLOW_CHAPTERS)
 
 
 @pytest.fixture(scope="module")

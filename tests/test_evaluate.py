@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datascope_nb.bench import BENCH_LIBRARIES, load_bench
+from datascope_nb.bench import BENCH_LIBRARIES, bench_prompt, load_bench
 from datascope_nb.evaluate import (humaneval_problems, pass_at_k, pass_at_k_report, score_pipeline, score_samples,
                                    stub_completion)
 from datascope_nb.pipeline import load_run
@@ -115,9 +115,8 @@ def test_every_bench_reference_passes_its_own_test_and_return_none_fails_every_t
     assert [p["task_id"] for p, r in zip(bench, none) if r["status"] != "failed"] == []
 
 
-def test_cli_eval_bench_with_the_embedded_model(tmp_path):
-    out = subprocess.run([str(BIN/"datascope"), "eval", "bench", "--limit", "2", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=900)
+def _check_bench_cli_run(out, tmp_path):
+    "What every `eval bench --limit 2` run must hold: 6 problems, 2 per library in order, pass@1 and CodeBLEU by library."
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     assert report["problems"] == 6 and set(report["by_library"]) == {"numpy", "pandas", "matplotlib"}
@@ -132,6 +131,33 @@ def test_cli_eval_bench_with_the_embedded_model(tmp_path):
         assert scores["pass@1"] == sum(r["passed"] for r in mine) / 2
         bleu = [codebleu_score(bench_completion(s["text"]), refs[s["id"]]) for s in samples if s["id"].split("/")[1] == lib]
         assert scores["codebleu"] == pytest.approx(sum(bleu) / 2)
+    return report, results
+
+
+def test_cli_eval_bench_through_a_served_model(tmp_path, scripted_server):
+    "A model that answers numpy and pandas problems with the reference and matplotlib ones with a stub scores exactly that."
+    problems = [p for lib in BENCH_LIBRARIES for p in load_bench([lib])[:2]]
+    by_prompt = {bench_prompt(p)[-1]["content"]: p for p in problems}
+    def answer(body):
+        p = by_prompt[body["messages"][-1]["content"]]
+        code = p["reference"] if p["library"] != "matplotlib" else "def solution(*args):\n    return None\n"
+        return f"```python\n{code}\n```"
+    srv = scripted_server(answer=answer)
+    env = {**os.environ, "DATASCOPE_HOME": str(tmp_path / "home"), "CI": "1"}
+    out = subprocess.run([str(BIN/"datascope"), "eval", "bench", "--limit", "2", "--base-url", srv.base_url, "--model", srv.model,
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, env=env)
+    report, results = _check_bench_cli_run(out, tmp_path)
+    assert len(srv.asked) == 6
+    assert {lib: s["pass@1"] for lib, s in report["by_library"].items()} == {"numpy": 1.0, "pandas": 1.0, "matplotlib": 0.0}
+    assert report["by_library"]["numpy"]["codebleu"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_cli_eval_bench_with_the_embedded_model(tmp_path):
+    "The same through the embedded model (minutes on two cores: Bench asks for up to 384 tokens a problem)."
+    out = subprocess.run([str(BIN/"datascope"), "eval", "bench", "--limit", "2", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=900)
+    _check_bench_cli_run(out, tmp_path)
 
 
 def _eval_cli(tmp_path, base_url, *extra, out="run"):
