@@ -595,7 +595,8 @@ def dgen_run(library: str = "numpy", n: int = 20, level: int = 2, seed: int = 0,
               "coverage": coverage, "min_api_fraction": min_api_fraction, "model": endpoint.model,
               "model_identity": model_identity(endpoint),
               "prompts": config_hash({"p": DGEN_PROMPTS, "x": DGEN_EXAMPLE, "s": DGEN_SYSTEM, "shaped": [DGEN_SCHEMAS, DGEN_SHAPED_PROMPTS,
-                                                                                                   DGEN_SHAPED_EXAMPLE]}),
+                                                                                                   DGEN_SHAPED_EXAMPLE],
+                                   "grammar": FILL_GRAMMAR, "max_tokens": DGEN_MAX_TOKENS}),
               "samples": samples, "structured": support, "form": structured_form(support),
               "catalogue": config_hash({"apis": [e["api"] for e in catalogue]}), "exclude": config_hash({"x": exclude})}
     # Generation keeps its answers in the run directory, so it must know that directory before run_pipeline starts:
