@@ -88,7 +88,7 @@ browser:
 
 test: install browser
 	$(BIN)/nbdev_test --n_workers 2 --timing --skip_folder_re '^(papers|[_.])' $(if $(FLAGS),--flags "$(FLAGS)")
-	$(BIN)/python -m pytest tests/ -q -ra; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+	$(BIN)/python -m pytest tests/ -q -ra --durations=15; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 # CHECK=1: do the figures reproduce? A fresh venv from the lock and a scratch DATASCOPE_HOME (the corpus is rebuilt),
 # the LLM-free papers notebooks rerun, and every figure JSON compared byte for byte with the committed one.
