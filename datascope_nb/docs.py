@@ -196,11 +196,12 @@ def build_docs(out: str | Path | None = None, root: str | Path | None = None, n_
     if src.exists(): shutil.rmtree(src)
     (docs/"papers").mkdir(parents=True)
     chapter_srcs = sorted(p for p in (root/"nbs").glob("*.ipynb") if not p.name.startswith(("_", ".", "index")))
+    (src/"nbs").mkdir(parents=True, exist_ok=True)
+    for p in chapter_srcs:
+        if p.name in unexecuted: shutil.copy(p, src/"nbs"/p.name)
+    run = [p for p in chapter_srcs if p.name not in unexecuted]
     # Chapters run in `n_workers` fresh interpreters, as nbdev_test runs them: one at a time took twice as long
     # on two cores, and spawned (not forked) workers inherit no threads of the caller (a test session, Ray).
-    run = [p for p in chapter_srcs if p.name not in unexecuted]
-    for p in chapter_srcs:
-        if p not in run: (src/"nbs").mkdir(parents=True, exist_ok=True); shutil.copy(p, src/"nbs"/p.name)
     with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(execute_notebook, run, [src/"nbs"/p.name for p in run]))
     proc = Path(proc_nbs(path=str(src/"nbs"), n_workers=n_workers, force=True))

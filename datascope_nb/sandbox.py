@@ -271,7 +271,7 @@ def _sweep(marker: str) -> None:
 def _uid_of(pid: int) -> int | None:
     "The real uid of process `pid`, or None if it is gone."
     # Raw reads of the status file's head: every run scans all of /proc once (see `_reap`), and pathlib
-    # plus a decoded read of the whole file cost 60 µs a process, a sixth of a short run's time here.
+    # plus a decoded read of the whole file cost 60 µs a process, a fifth of a short run's time here.
     try:
         fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
         try: head = os.read(fd, 1024)

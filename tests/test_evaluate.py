@@ -131,7 +131,7 @@ def _check_bench_cli_run(out, tmp_path):
         assert scores["pass@1"] == sum(r["passed"] for r in mine) / 2
         bleu = [codebleu_score(bench_completion(s["text"]), refs[s["id"]]) for s in samples if s["id"].split("/")[1] == lib]
         assert scores["codebleu"] == pytest.approx(sum(bleu) / 2)
-    return report, results
+    return report
 
 
 def test_cli_eval_bench_through_a_served_model(tmp_path, scripted_server):
@@ -146,7 +146,7 @@ def test_cli_eval_bench_through_a_served_model(tmp_path, scripted_server):
     env = {**os.environ, "DATASCOPE_HOME": str(tmp_path / "home"), "CI": "1"}
     out = subprocess.run([str(BIN/"datascope"), "eval", "bench", "--limit", "2", "--base-url", srv.base_url, "--model", srv.model,
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, env=env)
-    report, results = _check_bench_cli_run(out, tmp_path)
+    report = _check_bench_cli_run(out, tmp_path)
     assert len(srv.asked) == 6
     assert {lib: s["pass@1"] for lib, s in report["by_library"].items()} == {"numpy": 1.0, "pandas": 1.0, "matplotlib": 0.0}
     assert report["by_library"]["numpy"]["codebleu"] == pytest.approx(1.0)
