@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Sequence
 from .pipeline import ENGINES, Stage, default_workers, run_stages, stage_resource
 
 # %% auto #0
-__all__ = ['STAGE_COSTS_MS', 'RUN_FILES', 'ray_address', 'ray_connect', 'retrying', 'ray_cluster', 'ShardActor', 'ray_engine',
-           'group_rows', 'scale_plan', 'same_run_bytes', 'bench_engines', 'engine_table']
+__all__ = ['BLOCKS_PER_WORKER', 'STAGE_COSTS_MS', 'RUN_FILES', 'ray_address', 'ray_connect', 'retrying', 'ray_cluster',
+           'ShardActor', 'ray_engine', 'group_rows', 'scale_plan', 'same_run_bytes', 'bench_engines', 'engine_table']
 
 # %% ../nbs/00b_scale.ipynb #98dcb362
 def ray_address(address: str | None = None) -> str | None:
@@ -68,6 +68,8 @@ class ShardActor:
     def __call__(self, batch: dict) -> dict: return _run_shards(batch, self.stages)
 
 # %% ../nbs/00b_scale.ipynb #84e4761b
+BLOCKS_PER_WORKER = 4     # Ray Data blocks per worker in one run; a block holds one or more whole shards
+
 def ray_engine(jobs: Sequence[tuple[int, list[dict]]], stages: Sequence[Stage], workers: int | None) -> Iterator[tuple]:
     "Run `stages` on each `(index, records)` job on a Ray cluster (tasks, or an actor pool for stateful stages); yield `(index, kept, rejected, counts)`."
     if not jobs: return
@@ -78,14 +80,16 @@ def ray_engine(jobs: Sequence[tuple[int, list[dict]]], stages: Sequence[Stage], 
     cluster = ray_connect()
     size = max(1, min(workers or cluster["cpus"] or 1, len(jobs)))
     rows = [{"index": i, "records": pickle.dumps(records)} for i, records in jobs]
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+    # A few shards per Ray Data block: each block is a task (or actor call) with its own scheduling and Arrow
+    # round trips, which cost as much as a shard of a cheap stage; four blocks per worker still balance the load.
+    ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), size * BLOCKS_PER_WORKER))
     # Ray Data retries a task whose node died (max_retries=-1) and restarts a dead node's actors elsewhere
     # (max_restarts=-1, max_task_retries=-1): its defaults are what a node failure needs.
     if any(s.setup is not None for s in stages):
-        ds = ds.map_batches(ShardActor, fn_constructor_args=(list(stages),), batch_size=1, num_cpus=1,
+        ds = ds.map_batches(ShardActor, fn_constructor_args=(list(stages),), batch_size=None, num_cpus=1,
                             compute=ray.data.ActorPoolStrategy(size=size))
     else:
-        ds = ds.map_batches(_run_shards, fn_kwargs={"stages": list(stages)}, batch_size=1, num_cpus=1,
+        ds = ds.map_batches(_run_shards, fn_kwargs={"stages": list(stages)}, batch_size=None, num_cpus=1,
                             compute=ray.data.TaskPoolStrategy(size=size))
     for row in ds.iter_rows():
         yield (int(row["index"]), *pickle.loads(row["result"]))
