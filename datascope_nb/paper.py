@@ -123,12 +123,12 @@ def _brief(value: Any, max_items: int = 8) -> Any:
     return value
 
 def run_record(run: str | Path) -> dict[str, Any]:
-    "What the run summary keeps of a run directory: its name and its manifest's config, seed, version, counts, skips, artefacts."
+    "What the run summary keeps of a run directory: its name and its manifest's config, seed, version, counts, skips, a pipeline's rejections, artefacts."
     run = Path(run)
     rec: dict[str, Any] = {"run": run.name}
     if (run/MANIFEST).exists():
         m = read_manifest(run)
-        rec.update({k: _brief(m.get(k)) for k in ("created", "version", "seed", "config", "counts", "skip_reasons", "artefacts")})
+        rec.update({k: _brief(m.get(k)) for k in ("created", "version", "seed", "config", "counts", "skip_reasons", "rejected", "artefacts")})
     return rec
 
 def logged_runs(log: str | Path) -> list[Path]:
@@ -183,6 +183,9 @@ def _run_line(r: Mapping[str, Any]) -> str:
     skips = ", ".join(f"{k} {v}" for k, v in (r.get("skip_reasons") or {}).items())
     counts = r.get("counts") or {}
     head = f"- `{r['run']}`: kept {counts.get('kept', 0):,}, skipped {counts.get('skipped', 0):,}" + (f" ({skips})" if skips else "")
+    if r.get("rejected"):      # a pipeline run's rejections, 'stage: reason' -> count; the four commonest
+        top = sorted(r["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))
+        head += f", rejected {sum(r['rejected'].values()):,} (" + ", ".join(f"{k} {v}" for k, v in top[:4]) + (", ..." if len(top) > 4 else "") + ")"
     head += f"; seed {r.get('seed')}; version {r.get('version')}; created {r.get('created')}"
     config = ", ".join(f"{k}={_value(v)}" for k, v in sorted((r.get("config") or {}).items()))
     return head + (f"  \n  config: {config}" if config else "")
@@ -194,7 +197,8 @@ def notebook_section(e: Mapping[str, Any], image_prefix: str = "", notebook_pref
            f"[`{e['notebook']}`]({notebook_prefix}{e['notebook']}) · preset `{e['preset']}` · {e['seconds']:.0f} s · "
            f"commit `{e.get('commit')}` · finished {e.get('finished')}", "",
            "| parameter | value |", "|---|---|"]
-    out += [f"| `{k}` | {_value(v)} |" for k, v in e["parameters"].items()]
+    # sorted: a fresh entry has the notebook's order, one read back from manifest.json the sorted order
+    out += [f"| `{k}` | {_value(v)} |" for k, v in sorted(e["parameters"].items())]
     out += ["", f"Runs ({len(e['runs'])}), with their manifests:" if e["runs"] else "Runs: none (this notebook reads shipped data only).", ""]
     out += [_run_line(r) for r in e["runs"]]
     for stem, exts in figure_groups(e["figures"]).items():
