@@ -32,15 +32,15 @@ from .sandbox import run_many
 
 # %% auto #0
 __all__ = ['TASKS', 'DEFAULT_MIX', 'COMPARE_SWAPS', 'BINOP_SWAPS', 'BOOL_SWAPS', 'PROMPTS', 'SEED_EXAMPLES', 'INSTRUCTION_SCHEMA',
-           'REQUIRED_KEYS', 'JUDGE_RULES', 'JUDGE_SCHEMA', 'LLM_FILES', 'ITEM_STAGES', 'CODEOCEAN_RULES', 'parse_mix',
-           'task_counts', 'coreset_candidate', 'coreset_candidates', 'require_candidates', 'sample_pool',
-           'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance', 'mutation_sites', 'inject_bug',
-           'has_examples', 'assign_tasks', 'coreset_items', 'item_information', 'instruction_prompt', 'solution_prompt',
-           'count_sentences', 'solution_language', 'solution_grammar', 'rule_filter', 'record_module',
-           'doctest_program', 'doctest_outcome', 'behaviour_checks', 'judge_prompt', 'parse_judgement',
-           'judgement_from_value', 'judgement_value', 'judgement_reason', 'pool_example', 'draw_fewshot', 'analysis',
-           'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record', 'codeocean_summary',
-           'codeocean_run']
+           'REQUIRED_KEYS', 'JUDGE_RULES', 'JUDGE_SCHEMA', 'LLM_FILES', 'CODEOCEAN_TOKENS', 'ITEM_STAGES',
+           'CODEOCEAN_RULES', 'parse_mix', 'task_counts', 'coreset_candidate', 'coreset_candidates',
+           'require_candidates', 'sample_pool', 'codeocean_coreset', 'coverage_radii', 'mean_pairwise_distance',
+           'mutation_sites', 'inject_bug', 'has_examples', 'assign_tasks', 'coreset_items', 'item_information',
+           'instruction_prompt', 'solution_prompt', 'count_sentences', 'solution_language', 'solution_grammar',
+           'rule_filter', 'record_module', 'doctest_program', 'doctest_outcome', 'behaviour_checks', 'judge_prompt',
+           'parse_judgement', 'judgement_from_value', 'judgement_value', 'judgement_reason', 'pool_example',
+           'draw_fewshot', 'analysis', 'nearest_similarity', 'decontaminate', 'codeocean_generate', 'alpaca_record',
+           'codeocean_summary', 'codeocean_prompts_hash', 'codeocean_run']
 
 # %% ../nbs/07_codeocean.ipynb #a59928a7
 TASKS: tuple[str, ...] = ("generation", "summarisation", "repair", "translation")
@@ -539,8 +539,10 @@ def _first_line(text: str | None) -> str:
 
 
 # %% ../nbs/07_codeocean.ipynb #011b269d
+CODEOCEAN_TOKENS: dict[str, int] = {"instruction": 96, "instruction_shaped": 128, "solution": 384, "judge": 200, "judge_shaped": 320}
+
 def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoint | None = None, seed: int = 0,
-                       round_size: int = 8, max_tokens: int = 384, workers: int = 2, discriminator: bool = True,
+                       round_size: int = 8, max_tokens: int | None = None, workers: int = 2, discriminator: bool = True,
                        cache_mode: str | None = None, samples: int = 1, structured: Mapping[str, bool] | None = None) -> list[dict | Rejection]:
     """Generate, filter and judge every item, in rounds that feed the few-shot pools: in item order, each accepted item, or a
     `Rejection` keeping it. `discriminator=False` accepts whatever passes the rule filters (WaveCoder's no-discriminator ablation).
@@ -558,7 +560,8 @@ def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoin
         item_of = lambda c: c.get("item", c["id"])
         stop: dict[str, tuple[str, str]] = {}          # candidate id -> (reason, detail) of the candidates this round stopped
         res = _llm_step(cands, lambda c: instruction_prompt(c, *shots[item_of(c)], structured=shaped), run/LLM_FILES[0], endpoint,
-                        128 if shaped else 96, seed, None, cache_mode, samples > 1, schema=INSTRUCTION_SCHEMA if shaped else None,
+                        CODEOCEAN_TOKENS["instruction_shaped" if shaped else "instruction"], seed, None, cache_mode, samples > 1,
+                        schema=INSTRUCTION_SCHEMA if shaped else None,
                         form=form)
         for c, r in zip(cands, res):
             if shaped and not r["error"] and r["schema_error"]:
@@ -567,7 +570,8 @@ def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoin
             c["instruction"] = _first_line(text) if text is not None else None
             if not c["instruction"]: stop[c["id"]] = ("format:no_instruction", "no answer" if text is None else repr(text[:80]))
         live = [c for c in cands if c["id"] not in stop]
-        res = _llm_step(live, lambda c: solution_prompt(c, shots[item_of(c)][0]), run/LLM_FILES[1], endpoint, max_tokens, seed, None,
+        res = _llm_step(live, lambda c: solution_prompt(c, shots[item_of(c)][0]), run/LLM_FILES[1], endpoint,
+                        max_tokens or CODEOCEAN_TOKENS["solution"], seed, None,
                         cache_mode, samples > 1, grammar=solution_grammar if grammar else None)
         for c, r in zip(live, res):
             c["solution"] = (_text(r) or "").strip()
@@ -578,7 +582,8 @@ def codeocean_generate(items: Sequence[dict], run: str | Path, endpoint: Endpoin
             if check["fix_passes"] is False: stop[c["id"]] = ("behaviour:fix_fails_examples", "the fix fails the original's docstring examples")
         judged = [c for c in live if c["id"] not in stop]
         if not discriminator: judged = []
-        res = _llm_step(judged, lambda c: judge_prompt(c, structured=shaped), run/LLM_FILES[2], endpoint, 320 if shaped else 200, seed,
+        res = _llm_step(judged, lambda c: judge_prompt(c, structured=shaped), run/LLM_FILES[2], endpoint,
+                        CODEOCEAN_TOKENS["judge_shaped" if shaped else "judge"], seed,
                         None, cache_mode, schema=JUDGE_SCHEMA if shaped else None, form=form)   # the judge is never sampled
         for c, r in zip(judged, res):
             c["judge_text"] = _text(r)
@@ -655,7 +660,16 @@ def _sampling(accepted: Sequence[dict], stopped: Sequence[Rejection], samples: i
 
 
 # %% ../nbs/07_codeocean.ipynb #bece9063
-CODEOCEAN_RULES = 4   # bump when prompts, filters or judging change, so an old run is not mistaken for the new rules' output
+CODEOCEAN_RULES = 4   # bump when filters or judging change, so an old run is not mistaken for the new rules' output
+
+def codeocean_prompts_hash() -> str:
+    "A hash of what the model is asked: every prompt rendered for the seed examples (both forms), the schemas, grammar and token budgets."
+    # Rendered, not read from the templates: a change to the code that assembles a prompt changes the requests as surely as a
+    # change to its text, and a run id that missed it would hand back an old run's answers for the new prompts.
+    probes = [{**SEED_EXAMPLES[t], "task_name": t, "language": "python", "bug": {"code": SEED_EXAMPLES[t]["code"]}} for t in TASKS]
+    asked = [[instruction_prompt(p, structured=s), solution_prompt(p), judge_prompt(p, structured=s), solution_grammar(p)]
+             for p in probes for s in (False, True)]
+    return config_hash({"asked": asked, "schemas": [INSTRUCTION_SCHEMA, JUDGE_SCHEMA], "tokens": CODEOCEAN_TOKENS})
 
 def _start_over(run: Path) -> None:
     "Forget a run's LLM answers, so a no-cache or refresh run's report counts only its own (run_pipeline's `force` forgets the rest)."
@@ -678,7 +692,7 @@ def codeocean_run(source: Iterable[dict], out: str | Path | None = None, *, n: i
     config = {"rules": CODEOCEAN_RULES, "n": n, "mix": mix, "embedder": embedder, "pool": pool, "lines": [min_lines, max_lines],
               "threshold": threshold, "round_size": round_size, "model": endpoint.model, "discriminator": discriminator,
               "model_identity": model_identity(endpoint), "references": config_hash({"refs": list(references)}),
-              "samples": samples, "structured": support, "form": structured_form(support)}
+              "samples": samples, "structured": support, "form": structured_form(support), "prompts": codeocean_prompts_hash()}
     # The LLM answer files live in the run directory, so it is named here rather than by run_pipeline.
     run = Path(out) if out else run_dir("codeocean", {**config, "seed": seed, "input": records_hash(records)}, root=root)
     if cmode != "use": _start_over(run)
